@@ -25,6 +25,7 @@ import {
   PY_VALUES,
   pythonContains,
   pythonEquals,
+  pythonFloatFloorDivide,
   pythonIterable,
   pythonOrder,
   pythonStr,
@@ -133,7 +134,7 @@ parity.evaluateTestExpression = function (node, environment) {
 parity.evaluateBinaryExpression = function (node, environment) {
   if (isChainLink(node)) return evaluateChain(this, node, environment)
   const operator = node.operator!.value
-  if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  if (!['==', '!=', '+', '~', '*', '%', '/', '//', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
   const left = this.evaluate(node.left!, environment)
   const right = this.evaluate(node.right!, environment)
   // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
@@ -148,8 +149,18 @@ parity.evaluateBinaryExpression = function (node, environment) {
   if (operator === '%' && ['IntegerValue', 'FloatValue'].includes(left.type) && ['IntegerValue', 'FloatValue'].includes(right.type)) {
     const [a, b] = [left.value as number, right.value as number]
     if (b === 0) throw new Error('ZeroDivisionError: modulo by zero')
-    const remainder = a - b * Math.floor(a / b)
+    // From fmod (JavaScript's %), as CPython does: a - b * floor(a / b) loses 1e16 % 3 to rounding.
+    let remainder = a % b
+    if (remainder !== 0 && b < 0 !== remainder < 0) remainder += b
+    else if (remainder === 0) remainder = b < 0 ? -0 : 0
     return left.type === 'FloatValue' || right.type === 'FloatValue' ? new FloatValue(remainder) : new IntegerValue(remainder)
+  }
+  // Python refuses to divide by zero (the library gives inf), and floors a float quotient from fmod.
+  if ((operator === '/' || operator === '//') && ['IntegerValue', 'FloatValue'].includes(left.type) && ['IntegerValue', 'FloatValue'].includes(right.type)) {
+    const [a, b] = [left.value as number, right.value as number]
+    const float = left.type === 'FloatValue' || right.type === 'FloatValue'
+    if (b === 0) throw new Error(`ZeroDivisionError: ${operator === '/' ? (float ? 'float division by zero' : 'division by zero') : float ? 'float floor division by zero' : 'integer division or modulo by zero'}`)
+    if (operator === '//' && float) return new FloatValue(pythonFloatFloorDivide(a, b))
   }
   if (operator === 'in' || operator === 'not in') return new BooleanValue(pythonContains(right, left) === (operator === 'in'))
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
@@ -166,6 +177,9 @@ parity.evaluateBinaryExpression = function (node, environment) {
   // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
   if (operator === '+' && ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left))))
     throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
+  // ... and str + int (or int + str), which the library joins as text ('n' + 1 == 'n1').
+  if (operator === '+' && (left.type === 'StringValue') !== (right.type === 'StringValue') && left.type !== 'UndefinedValue' && right.type !== 'UndefinedValue')
+    throw new TypeError(left.type === 'StringValue' ? `can only concatenate str (not "${pythonType(right)}") to str` : `unsupported operand type(s) for +: '${pythonType(left)}' and 'str'`)
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
 }
 

@@ -58,8 +58,9 @@ const FLOAT = /(?:\d+_)*\d+(?:(?:\.(?:\d+_)*\d+)?e[+-]?(?:\d+_)*\d+|\.(?:\d+_)*\
 const INTEGER = /0b(?:_?[01])+|0o(?:_?[0-7])+|0x(?:_?[\da-f])+|[1-9](?:_?\d)*|0(?:_?0)*/iy
 
 /** A float written without an exponent (the library's lexer reads digits, a point, digits), exactly the same double. */
-function plainFloat(value: number): string {
-  if (!Number.isFinite(value)) return "('inf' | float)" // Python reads 1e400 as inf; the library has no literal for it
+function plainFloat(value: number, literal: string): string {
+  // jinja2 folds 1e400 to inf where it can and fails (NameError: inf) where it cannot: refused, never rendered differently.
+  if (!Number.isFinite(value)) throw new SyntaxError(`the number literal ${literal} overflows a float, which pagedllm's template engine does not support`)
   // A literal has no sign: the value is never negative.
   const [digits, exponentText] = value.toExponential().split('e') as [string, string]
   const mantissa = digits.replace('.', '')
@@ -75,7 +76,7 @@ function numberLiteral(source: string, at: number): {end: number; text: string} 
   if (/[\w.]/.test(before)) return null // part of a name, or an index after a dot (x.0)
   FLOAT.lastIndex = at
   const float = FLOAT.exec(source)
-  if (float !== null) return {end: FLOAT.lastIndex, text: plainFloat(Number(float[0].replace(/_/g, '')))}
+  if (float !== null) return {end: FLOAT.lastIndex, text: plainFloat(Number(float[0].replace(/_/g, '')), float[0])}
   INTEGER.lastIndex = at
   const integer = INTEGER.exec(source)
   if (integer === null) return null

@@ -164,6 +164,19 @@ export function pythonFloatRepr(x: number): string {
   return fixed.includes('.') ? fixed : fixed + '.0'
 }
 
+/** Python's float a // b (CPython's float_floor_div, from fmod): 25500.000000000004 // 0.01 is 2549999.0, not 2550000. */
+export function pythonFloatFloorDivide(a: number, b: number): number {
+  let mod = a % b
+  let div = (a - mod) / b
+  if (mod !== 0 && b < 0 !== mod < 0) {
+    mod += b
+    div -= 1
+  }
+  if (div === 0) return Object.is(a / b, -0) || a / b < 0 ? -0 : 0
+  const floor = Math.floor(div)
+  return div - floor > 0.5 ? floor + 1 : floor
+}
+
 /** Python's str() of a value (repr() inside containers), as jinja2 prints {{ value }}, `~` and |string. */
 export function pythonStr(value: Value, nested = false): string {
   switch (value.type) {
