@@ -58,7 +58,7 @@ def chain(r):
     if shape == 1:
         return '{% if ' + text + ' %}yes{% else %}no{% endif %}'
     if shape == 2:
-        return '{% for x in l if ' + text.replace('n', 'x', 1) + ' %}{{ x }}{% endfor %}'
+        return '{% for x in l if x ' + r.choice(COMPARISONS) + ' ' + text + ' %}{{ x }}{% endfor %}'
     if shape == 3:
         return '{% set v = ' + text + ' %}{{ v }}'
     if shape == 4:
@@ -152,7 +152,22 @@ def whitespace_case(r):
     return '\n'.join(lines) + r.choice(['', '\n', '\n\n'])
 
 
-GENERATORS = [chain, groupby, tojson_case, numbers_case, whitespace_case]
+def mixed_case(r):
+    """The forms together, in the shapes a chat template would use them."""
+    indent = r.choice(['0', '2', "'\\t'", '0x2', '1_0', 'none'])
+    lead, trail = r.choice(['', '-', '+']), r.choice(['', '-', '+'])
+    low, high = r.choice(['0', '1', '0.5e1', '1e0']), r.choice(['2', '3', '1_0', '2.0e0'])
+    body = r.choice([
+        f'{{% for grp in rows|groupby({r.choice(GROUP_ATTRS[:4])}) if {low} < grp.list|length <= {high} %}}\n  {{{{ grp.grouper }}}}: {{{{ grp.list|tojson(indent={indent}) }}}}\n{{% endfor %}}',
+        f'{{% if {low} <= n < {high} * 2 %}}\n  {{%{lead} raw {r.choice(["", "-"])}%}}{r.choice(RAW_TEXTS)}{{%{r.choice(["", "-", "+"])} endraw {trail}%}}\n{{% endif %}}',
+        f'{{%{lead} for k, items in rows|groupby("role", case_sensitive={r.choice(["true", "false"])}) {trail}%}}\n  {{{{ k ~ "=" ~ items|map(attribute="n", default=1e1)|sum }}}}\n{{% endfor %}}',
+        f'{{{{ {{"n": {r.choice(NUMBERS)}, "ok": {low} < f < {high}, "g": ls|groupby(none)|map(attribute="grouper")|list}}|tojson(indent={indent}, sort_keys={r.choice(["true", "false"])}) }}}}',
+        f'{{% set total = ({r.choice(NUMBERS)} + {r.choice(NUMBERS)}) ~ "" %}}\n  {{%{lead} if total|length > {low} > -1 {trail}%}}\n  {{{{ total }}}}\n  {{% endif %}}',
+    ])
+    return body + r.choice(['', '\n', '\nafter'])
+
+
+GENERATORS = [chain, groupby, tojson_case, numbers_case, whitespace_case, mixed_case]
 
 
 def render(template):
