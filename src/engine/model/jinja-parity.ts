@@ -15,6 +15,7 @@ import {
   IntegerValue,
   isContainer,
   isMapping,
+  isNumber,
   isSequence,
   library,
   type InterpreterSteps,
@@ -131,12 +132,16 @@ parity.evaluateTestExpression = function (node, environment) {
   return new BooleanValue(passesTest(operand, String(test.value), values) !== negate)
 }
 
+const ARITHMETIC = new Set(['+', '-', '*', '/', '//', '%', '**'])
 parity.evaluateBinaryExpression = function (node, environment) {
   if (isChainLink(node)) return evaluateChain(this, node, environment)
   const operator = node.operator!.value
-  if (!['==', '!=', '+', '~', '*', '%', '/', '//', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
-  const left = this.evaluate(node.left!, environment)
-  const right = this.evaluate(node.right!, environment)
+  if (!['==', '!=', '+', '-', '~', '*', '%', '/', '//', '**', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  let left = this.evaluate(node.left!, environment)
+  let right = this.evaluate(node.right!, environment)
+  // Python's bool is an int in arithmetic (1 + True == 2, 'ab' * True == 'ab'); the library refuses it.
+  if (ARITHMETIC.has(operator) && (left.type === 'BooleanValue' || right.type === 'BooleanValue') && ((isNumber(left) && isNumber(right)) || operator === '*'))
+    [left, right] = [left, right].map((value) => (value.type === 'BooleanValue' ? new IntegerValue(value.value ? 1 : 0) : value)) as [Value, Value]
   // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
   if (['<', '>', '<=', '>='].includes(operator)) {
     const order = pythonOrder(left, right, operator)
