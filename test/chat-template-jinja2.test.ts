@@ -38,6 +38,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["groupby: sorted (grouper, list) tuples by attribute, dotted path or index; default; case-blind unless case_sensitive", "{{ xs|groupby(\"a\") }}|{{ xs|groupby(\"a\", case_sensitive=true)|map(attribute=\"grouper\")|list }}|{{ xs|groupby(\"n\", default=0)|map(attribute=\"grouper\")|list }}|{{ [[1, \"a\"], [0, \"b\"], [1, \"c\"]]|groupby(0) }}|{{ [{\"p\": {\"q\": 2}}, {\"p\": {\"q\": 1}}]|groupby(\"p.q\")|map(attribute=\"grouper\")|join(\",\") }}|{% for g in xs|groupby(\"a\") %}{{ g.grouper }}:{{ g.list|length }}{{ g[0] }};{% endfor %}|{% for k, items in xs|groupby(\"a\") %}{{ k }}={{ items|map(attribute=\"a\")|join }};{% endfor %}|{{ (xs|groupby(\"a\"))[0]|tojson }}|{{ u|groupby(\"a\") }}", {"xs": [{"a": "y"}, {"a": "X", "n": 1}, {"a": "x"}]}, "[('X', [{'a': 'X', 'n': 1}, {'a': 'x'}]), ('y', [{'a': 'y'}])]|['X', 'x', 'y']|[0, 1]|[(0, [[0, 'b']]), (1, [[1, 'a'], [1, 'c']])]|1,2|X:2X;y:1y;|X=Xx;y=y;|[\"X\", [{\"a\": \"X\", \"n\": 1}, {\"a\": \"x\"}]]|[]"],
   ["~ binds tighter than + and - (a + b ~ c is a + (b ~ c)); float // and % from fmod as Python's", "{{ 'a' + 1 ~ 2 }}|{{ 'a' ~ 'b' + 'c' ~ 'd' }}|{{ 'p' + n ~ 2 ~ 3 + 'q' }}|{{ 'n' + [1, 2]|length ~ '' }}|{{ 1e16 % 3 }}|{{ -7.5 % 2 }}|{{ 0.0 % -1 }}|{{ 255 / 0.01 // 0.01 }}|{{ -0.5 // 3 }}|{{ 0.0 // -1 }}", {"n": 1}, "a12|abcd|p123q|n2|1.0|0.5|-0.0|2549999.0|-1.0|-0.0"],
   ["bools are ints in arithmetic, as in Python", "{{ 1 + true }}|{{ true + true }}|{{ 2 * 3 is odd }}|{{ true - 2 }}|{{ 'ab' * true }}|{{ false * 'ab' }}|{{ true / 2 }}|{{ 2 ** true }}|{{ 5 % true }}|{{ 1.5 + true }}", {}, "2|2|2|-1|ab||0.5|2|0|2.5"],
+  ["repr(Undefined) inside containers; dict.items() is a view [] cannot read; a dict is unhashable", "{{ [u] }}|{{ {'a': u} }}|{{ '%r' % u }}|{{ ({'k': 'v'}.items())[0] is defined }}|{{ ({'k': 'v'}.items()|list)[0] }}|{{ {'k': 'v'}.items()|last }}", {}, "[Undefined]|{'a': Undefined}|Undefined|False|('k', 'v')|('k', 'v')"],
 ]
 
 describe('templates render as jinja2 renders them', () => {
@@ -59,8 +60,8 @@ describe('templates render as jinja2 renders them', () => {
     assert.throws(() => render('{{ 1e400 }}'), /number literal 1e400 overflows/)
   })
 
-  it('str + int, x - (y ~ z) and division by zero are errors, as in jinja2', () => {
-    for (const source of ["{{ 'a' + 1 }}", "{{ 1 + 'a' }}", '{{ 3 - 1 ~ 2 }}', '{{ 1 / 0 }}', '{{ 1.5 // 0 }}', '{{ 1 // 0 }}'])
+  it('str + int, x - (y ~ z), division by zero, a dict in a dict and a dict view sliced are errors, as in jinja2', () => {
+    for (const source of ["{{ {'a': 1} in {'a': 1} }}", "{{ ({'k': 'v'}.items())[0:1] }}", "{{ 'a' + 1 }}", "{{ 1 + 'a' }}", '{{ 3 - 1 ~ 2 }}', '{{ 1 / 0 }}', '{{ 1.5 // 0 }}', '{{ 1 // 0 }}'])
       assert.throws(() => render(source), InvalidRequestError, source)
   })
 

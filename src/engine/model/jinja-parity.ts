@@ -111,9 +111,17 @@ parity.evaluateMemberExpression = function (node, environment) {
   if (field !== undefined) return field
   const listed = name !== undefined && isSequence(object) ? listMethod(object.value as Value[], name) : undefined
   if (listed !== undefined) return listed
-  // dict.items() yields (key, value) tuples, which print as Python prints them.
+  // dict.items() yields (key, value) tuples, which print as Python prints them; a dict view, which [] cannot read.
   if (name === 'items' && isMapping(object) && !(object.value as Map<string, Value>).has('items'))
-    return new FunctionValue(() => new ArrayValue([...(object.value as Map<string, Value>)].map(([key, value]) => new TupleValue([new StringValue(key), value]))))
+    return new FunctionValue(() =>
+      Object.assign(new ArrayValue([...(object.value as Map<string, Value>)].map(([key, value]) => new TupleValue([new StringValue(key), value]))), {dictView: 'dict_items'}),
+    )
+  const view = (object as Value & {dictView?: string}).dictView
+  if (view !== undefined && node.computed) {
+    // jinja2's getitem: an index finds nothing (Undefined); a slice is Python's TypeError.
+    if (node.property!.type === 'SliceExpression') throw new TypeError(`'${view}' object is not subscriptable`)
+    return new UndefinedValue()
+  }
   if (node.computed && node.property!.type !== 'SliceExpression') {
     const key = this.evaluate(node.property!, environment)
     const indexable = isMapping(object) ? key.type === 'StringValue' : (isSequence(object) || object.type === 'StringValue') && ['IntegerValue', 'StringValue'].includes(key.type)

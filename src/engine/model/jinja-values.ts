@@ -124,6 +124,8 @@ export function pythonContains(haystack: Value, needle: Value): boolean {
     if (needle.type !== 'StringValue') throw new TypeError(`'in <string>' requires string as left operand, not ${pythonType(needle)}`)
     return (haystack.value as string).includes(needle.value as string)
   }
+  // A dict's keys are looked up by hash: a dict has none (a list neither, but range(), a list here, has one).
+  if (haystack.value instanceof Map && isMapping(needle)) throw new TypeError(`unhashable type: '${pythonType(needle)}'`)
   if (haystack.value instanceof Map) return needle.type === 'StringValue' && (haystack.value as Map<string, Value>).has(needle.value as string)
   if (haystack.type === 'UndefinedValue') return false
   throw new TypeError(`argument of type '${pythonType(haystack)}' is not iterable`)
@@ -185,7 +187,7 @@ export function pythonStr(value: Value, nested = false): string {
     case 'NullValue':
       return 'None'
     case 'UndefinedValue':
-      return ''
+      return nested ? 'Undefined' : '' // repr(Undefined), inside a list or a dict
     case 'BooleanValue':
       return value.value ? 'True' : 'False'
     case 'ArrayValue':
