@@ -6,29 +6,13 @@ tool, never run by npm test; scripts/jinja-fuzz.ts renders the same cases with p
     python3 scripts/jinja-forms-fuzz.py WORK/cases.json [COUNT] [SEED]
     npx tsx scripts/jinja-fuzz.ts WORK/cases.json
 
-Needs only jinja2 (3.1): the environment is transformers' (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks,
-loopcontrols, its tojson), built here so that transformers need not be installed.
+Needs only jinja2 (3.1): the environment is transformers', rebuilt by scripts/jinja2_transformers_env.py.
 """
 import json
 import random
 import sys
 
-from jinja2.ext import loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-
-def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-    # transformers' own tojson (chat_template_utils._compile_jinja_template).
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-def raise_exception(message):
-    raise ValueError(message)
-
-
-ENV = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
-ENV.filters['tojson'] = tojson
-ENV.globals['raise_exception'] = raise_exception
+from jinja2_transformers_env import ENV
 
 # No integer-valued floats: JSON hands them to JavaScript as ints.
 VARIABLES = {

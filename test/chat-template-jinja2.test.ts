@@ -39,6 +39,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["~ binds tighter than + and - (a + b ~ c is a + (b ~ c)); float // and % from fmod as Python's", "{{ 'a' + 1 ~ 2 }}|{{ 'a' ~ 'b' + 'c' ~ 'd' }}|{{ 'p' + n ~ 2 ~ 3 + 'q' }}|{{ 'n' + [1, 2]|length ~ '' }}|{{ 1e16 % 3 }}|{{ -7.5 % 2 }}|{{ 0.0 % -1 }}|{{ 255 / 0.01 // 0.01 }}|{{ -0.5 // 3 }}|{{ 0.0 // -1 }}", {"n": 1}, "a12|abcd|p123q|n2|1.0|0.5|-0.0|2549999.0|-1.0|-0.0"],
   ["bools are ints in arithmetic, as in Python", "{{ 1 + true }}|{{ true + true }}|{{ 2 * 3 is odd }}|{{ true - 2 }}|{{ 'ab' * true }}|{{ false * 'ab' }}|{{ true / 2 }}|{{ 2 ** true }}|{{ 5 % true }}|{{ 1.5 + true }}", {}, "2|2|2|-1|ab||0.5|2|0|2.5"],
   ["repr(Undefined) inside containers; dict.items() is a view [] cannot read; a dict is unhashable", "{{ [u] }}|{{ {'a': u} }}|{{ '%r' % u }}|{{ ({'k': 'v'}.items())[0] is defined }}|{{ ({'k': 'v'}.items()|list)[0] }}|{{ {'k': 'v'}.items()|last }}", {}, "[Undefined]|{'a': Undefined}|Undefined|False|('k', 'v')|('k', 'v')"],
+  ["keys() and values() are dict views too; a tuple's slice is a tuple", "{{ {'k': 'v', 'n': 1}.values()|list }}|{{ ({'k': 'v'}.keys())[0] is defined }}|{{ 'k' in {'k': 'v'}.keys() }}|{% for v in {'a': 1}.values() %}{{ v }}{% endfor %}|{{ (1, 2)[1:] }}|{{ (1, 2, 3)[::-1] }}|{{ (1, 2)[:0] }}|{{ [1, 2][1:] }}", {}, "['v', 1]|False|True|1|(2,)|(3, 2, 1)|()|[2]"],
 ]
 
 describe('templates render as jinja2 renders them', () => {

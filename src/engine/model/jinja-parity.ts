@@ -111,11 +111,13 @@ parity.evaluateMemberExpression = function (node, environment) {
   if (field !== undefined) return field
   const listed = name !== undefined && isSequence(object) ? listMethod(object.value as Value[], name) : undefined
   if (listed !== undefined) return listed
-  // dict.items() yields (key, value) tuples, which print as Python prints them; a dict view, which [] cannot read.
-  if (name === 'items' && isMapping(object) && !(object.value as Map<string, Value>).has('items'))
-    return new FunctionValue(() =>
-      Object.assign(new ArrayValue([...(object.value as Map<string, Value>)].map(([key, value]) => new TupleValue([new StringValue(key), value]))), {dictView: 'dict_items'}),
-    )
+  // dict.items() yields (key, value) tuples, which print as Python prints them; it and keys() / values() are dict
+  // views, which [] cannot read.
+  if ((name === 'items' || name === 'keys' || name === 'values') && isMapping(object) && !(object.value as Map<string, Value>).has(name)) {
+    const entries = [...(object.value as Map<string, Value>)]
+    const items = name === 'items' ? entries.map(([key, value]) => new TupleValue([new StringValue(key), value])) : entries.map(([key, value]) => (name === 'keys' ? new StringValue(key) : value))
+    return new FunctionValue(() => Object.assign(new ArrayValue(items), {dictView: `dict_${name}`}))
+  }
   const view = (object as Value & {dictView?: string}).dictView
   if (view !== undefined && node.computed) {
     // jinja2's getitem: an index finds nothing (Undefined); a slice is Python's TypeError.
@@ -128,7 +130,9 @@ parity.evaluateMemberExpression = function (node, environment) {
     if (!indexable) return new UndefinedValue()
     return library.evaluateMemberExpression.call(this, {...node, object: precomputed(object), property: precomputed(key)}, environment)
   }
-  return library.evaluateMemberExpression.call(this, {...node, object: precomputed(object)}, environment)
+  const member = library.evaluateMemberExpression.call(this, {...node, object: precomputed(object)}, environment)
+  // A tuple's slice is a tuple: (1, 2)[1:] prints (2,).
+  return object.type === 'TupleValue' && node.property?.type === 'SliceExpression' && member.type === 'ArrayValue' ? new TupleValue(member.value as Value[]) : member
 }
 
 // `x is test`: jinja2's tests (jinja-tests.ts); the library would read its own table from each inner scope.
