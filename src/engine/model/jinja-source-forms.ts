@@ -87,35 +87,34 @@ function numberLiteral(source: string, at: number): {end: number; text: string} 
   return {end: INTEGER.lastIndex, text: value.toString()}
 }
 
-/** The tag opening at `at` ({{ or {%, its `+` sign handled by the caller) with its number literals rewritten; its strings copied. */
+/** Where a tag's body may need a look: a string, a brace, a number, the closing. */
+const NOTABLE = /['"{}%0-9]/g
+const STRING: Record<string, RegExp> = {"'": /'(?:[^'\\]|\\[\s\S])*'/y, '"': /"(?:[^"\\]|\\[\s\S])*"/y}
+
+/** The tag body from `at` (past its {{ or {% and any sign) to its closing, its number literals rewritten; its strings copied. */
 function tagBody(source: string, at: number, close: '}}' | '%}'): {end: number; text: string} {
   let text = ''
-  let cursor = at
+  let copied = at
   let braces = 0
-  while (cursor < source.length) {
-    const char = source[cursor]!
-    if (braces === 0 && source.startsWith(close, cursor)) break
+  NOTABLE.lastIndex = at
+  for (let found = NOTABLE.exec(source); found !== null; found = NOTABLE.exec(source)) {
+    const cursor = found.index
+    const char = found[0]
+    if (braces === 0 && source.startsWith(close, cursor)) return {end: cursor, text: text + source.slice(copied, cursor)}
     if (char === "'" || char === '"') {
-      const string = new RegExp(`${char}(?:[^${char}\\\\]|\\\\[\\s\\S])*${char}`, 'y')
+      const string = STRING[char]!
       string.lastIndex = cursor
-      const match = string.exec(source)
-      const stringEnd = match === null ? source.length : string.lastIndex // unclosed: the library reports it
-      text += source.slice(cursor, stringEnd)
-      cursor = stringEnd
-      continue
+      NOTABLE.lastIndex = string.test(source) ? string.lastIndex : source.length // unclosed: the library reports it
+    } else if (char === '{') braces++
+    else if (char === '}') braces = Math.max(0, braces - 1)
+    else if (char !== '%') {
+      const number = numberLiteral(source, cursor)
+      if (number === null) continue
+      text += source.slice(copied, cursor) + number.text
+      copied = NOTABLE.lastIndex = number.end
     }
-    if (char === '{') braces++
-    else if (char === '}' && braces > 0) braces--
-    const number = /\d/.test(char) ? numberLiteral(source, cursor) : null
-    if (number !== null) {
-      text += number.text
-      cursor = number.end
-      continue
-    }
-    text += char
-    cursor++
   }
-  return {end: cursor, text}
+  return {end: source.length, text: text + source.slice(copied)}
 }
 
 /**
