@@ -24,7 +24,7 @@ VARIABLES = {
 }
 NUMBERS = ['1e3', '1E-2', '2.5e+1', '1_000', '0x1F', '0b101', '0o17', '1_0.5', '3', '0.5', '1e-7', '12e20', '7', '0', '1e16', '2.5E2',
            '1_0', '0X_ff', '00', 'n', 'm', 'f']  # 1e400: refused on purpose
-OPERANDS = NUMBERS + ["'a'", "'b'", 's', 'l', '[1, 2]', '(1, 2)', "'ell'", 'u8', 'none', 'true', 'nn', 'l[0]', 'n + 1', "s|length", '(n - 1)']
+OPERANDS = NUMBERS + ["'a'", "'b'", 's', 'l', '[1, 2]', '(1, 2)', "'ell'", 'u8', 'none', 'true', 'nn', 'l[0]', 'n + 1', "s|length", '(n - 1)', 'n is odd', '2 is in l', "s is not in ['x']"]
 COMPARISONS = ['<', '>', '<=', '>=', '==', '!=', 'in', 'not in']
 GROUP_ATTRS = ["'role'", "'k'", "'n'", "'p.q'", "attribute='k'", "'missing'"]
 

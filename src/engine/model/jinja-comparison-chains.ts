@@ -26,8 +26,14 @@ export function markComparisonChains(tokens: Token[]): Token[] {
     const token = tokens[i]!
     const here = depths.at(-1)!
     const name = token.type === 'Identifier' ? token.value : null
-    const notIn = name === 'not' && tokens[i + 1]?.type === 'Identifier' && tokens[i + 1]!.value === 'in'
-    const comparison = token.type === 'ComparisonBinaryOperator' || name === 'in' || notIn
+    // `x is in xs`, `x is not in xs`: the test named in, not the operator.
+    const isTest = (at: number) => tokens[at]?.type === 'Identifier' && (tokens[at]!.value === 'is' || (tokens[at]!.value === 'not' && tokens[at - 1]?.value === 'is'))
+    const notIn = name === 'not' && tokens[i + 1]?.type === 'Identifier' && tokens[i + 1]!.value === 'in' && !isTest(i - 1)
+    const comparison = token.type === 'ComparisonBinaryOperator' || (name === 'in' && !isTest(i - 1)) || notIn
+    if (name === 'not' && isTest(i - 1)) {
+      out.push(token) // `is not`: part of the operand's test
+      continue
+    }
     if (comparison && here.forIn && name === 'in') {
       here.forIn = false // `for x in items`: not a comparison
       here.seen = 0

@@ -3,7 +3,7 @@
 // trim_blocks off for one tag ({%+ ... +%}, {#+ ... +#}, {{+ ... }}), and number literals with exponents, underscores
 // or a 0x / 0o / 0b base (1e3, 1_000, 0x1F), written as plain decimals.
 
-/** A character the library reads in a string literal as written; the rest are written as \xHH or \uHHHH. */
+/** An ASCII character the library reads in a string literal as written; the other ASCII ones are written as \xHH. */
 const PLAIN = /[A-Za-z0-9 _.,:;!?()[\]<>=*/@&^$|`~]/
 
 /** `text` as a string literal the library reads back exactly, with no character its whitespace regexes or tag search react to. */
