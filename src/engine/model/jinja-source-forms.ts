@@ -21,8 +21,10 @@ const NOTHING = "{{''}}"
 
 /** Whether only spaces and tabs stand between the last line break (or the start) and `at`: where lstrip_blocks strips. */
 function atLineStart(source: string, at: number): boolean {
-  const lineStart = source.lastIndexOf('\n', at - 1) + 1
-  return /^[ \t]*$/.test(source.slice(lineStart, at))
+  // Walked back over the blanks only: a long line of tags would make a look at the whole line quadratic.
+  let before = at - 1
+  while (before >= 0 && (source[before] === ' ' || source[before] === '\t')) before--
+  return before < 0 || source[before] === '\n'
 }
 
 const RAW_BEGIN = /\{%([-+]?)\s*raw\s*(-?)%\}/y
