@@ -63,6 +63,11 @@ describe('templates render as jinja2 renders them', () => {
     assert.throws(() => render('{{ 1e400 }}'), /number literal 1e400 overflows/)
   })
 
+  it('a recursive for loop is refused by name', () => {
+    assert.throws(() => render('{%- for x in [1] recursive -%}{{ x }}{% endfor %}'), /recursive for loop/)
+    assert.equal(render("{% for recursive in ['recursive'] %}{{ recursive }}{% endfor %}"), 'recursive')
+  })
+
   it('str + int, x - (y ~ z), division by zero, a dict in a dict and a dict view sliced are errors, as in jinja2', () => {
     for (const source of ["{{ {'a': 1} in {'a': 1} }}", "{{ ({'k': 'v'}.items())[0:1] }}", "{{ 'a' + 1 }}", "{{ 1 + 'a' }}", '{{ 3 - 1 ~ 2 }}', '{{ 1 / 0 }}', '{{ 1.5 // 0 }}', '{{ 1 // 0 }}'])
       assert.throws(() => render(source), InvalidRequestError, source)

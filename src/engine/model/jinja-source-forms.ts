@@ -1,7 +1,7 @@
 // jinja2 syntax @huggingface/jinja's lexer does not read, rewritten into forms it reads the same way before it sees
 // the template: {% raw %}...{% endraw %} (its text as a string literal), the `+` that turns lstrip_blocks or
 // trim_blocks off for one tag ({%+ ... +%}, {#+ ... +#}, {{+ ... }}), and number literals with exponents, underscores
-// or a 0x / 0o / 0b base (1e3, 1_000, 0x1F), written as plain decimals.
+// or a 0x / 0o / 0b base (1e3, 1_000, 0x1F), written as plain decimals. A recursive for loop is refused by name.
 
 /** An ASCII character the library reads in a string literal as written; the other ASCII ones are written as \xHH. */
 const PLAIN = /[A-Za-z0-9 _.,:;!?()[\]<>=*/@&^$|`~]/
@@ -151,6 +151,9 @@ export function withJinja2Forms(source: string): string {
       end = close < 0 ? source.length : close
       body = source.slice(bodyStart, end)
     } else ({end, text: body} = tagBody(source, bodyStart, kind === '{' ? '}}' : '%}'))
+    // The library cannot parse one, and would say only that it expected the end of the tag.
+    if (kind === '%' && /^[-\s]*for\b/.test(body) && /\brecursive[-+\s]*$/.test(body))
+      throw new SyntaxError("a recursive for loop ({% for ... recursive %}), which pagedllm's template engine does not support")
     const closeMark = kind === '#' ? '#}' : kind === '{' ? '}}' : '%}'
     // A `+` before the closing turns trim_blocks off for this tag: an empty output after it keeps the line break.
     const keepsBreak = kind !== '{' && body.endsWith('+') && source.startsWith(closeMark, end)
