@@ -42,6 +42,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["keys() and values() are dict views too; a tuple's slice is a tuple", "{{ {'k': 'v', 'n': 1}.values()|list }}|{{ ({'k': 'v'}.keys())[0] is defined }}|{{ 'k' in {'k': 'v'}.keys() }}|{% for v in {'a': 1}.values() %}{{ v }}{% endfor %}|{{ (1, 2)[1:] }}|{{ (1, 2, 3)[::-1] }}|{{ (1, 2)[:0] }}|{{ [1, 2][1:] }}", {}, "['v', 1]|False|True|1|(2,)|(3, 2, 1)|()|[2]"],
   ["the test named in (is in, is not in) is not a link of a chained comparison", "{{ 2 is in [1, 2] == true }}|{{ 2 is not in [1] == true }}|{{ 1 < 2 is in [true] }}|{{ 0 < 2 is not in [1] < 2 }}|{{ 1 not in [2] not in [[true]] }}", {}, "True|True|False|True|True"],
   ["a chain whose operand has a negated test (is not in) stays one chain", "{% for x in [1, 2, 3] if x != 's' is not in ['x'] != [1, 2] %}{{ x }}{% endfor %}|{{ 5 == 1e-7 < 's' is not in ['x'] in none }}", {}, "23|False"],
+  ["float // as CPython floors it", "{{ 25500.0 // 0.01 }}|{{ 1 // 0.1 }}|{{ 0.3 // 0.1 }}|{{ -1 // 0.1 }}", {}, "2549999.0|9.0|2.0|-10.0"],
 ]
 
 describe('templates render as jinja2 renders them', () => {

@@ -14,6 +14,12 @@ const OPENS = new Set(['OpenParen', 'OpenSquareBracket', 'OpenCurlyBracket'])
 const CLOSES = new Set(['CloseParen', 'CloseSquareBracket', 'CloseCurlyBracket'])
 const SEPARATES = new Set(['Comma', 'Colon', 'Equals', 'OpenStatement', 'CloseStatement', 'OpenExpression', 'CloseExpression', 'Text', 'Comment'])
 
+/** Whether the token at `at` is `is` or the `not` of `is not`: what follows names a test (`x is in xs`), no operator. */
+function endsTestKeyword(tokens: Token[], at: number): boolean {
+  const token = tokens[at]
+  return token?.type === 'Identifier' && (token.value === 'is' || (token.value === 'not' && tokens[at - 1]?.value === 'is'))
+}
+
 /**
  * The tokens with each chained comparison's operator marked `chained`; a chained `not in` becomes one operator token
  * (the library's parser makes a new, unmarked token of the pair otherwise).
@@ -26,8 +32,7 @@ export function markComparisonChains(tokens: Token[]): Token[] {
     const token = tokens[i]!
     const here = depths.at(-1)!
     const name = token.type === 'Identifier' ? token.value : null
-    // `x is in xs`, `x is not in xs`: the test named in, not the operator.
-    const isTest = (at: number) => tokens[at]?.type === 'Identifier' && (tokens[at]!.value === 'is' || (tokens[at]!.value === 'not' && tokens[at - 1]?.value === 'is'))
+    const isTest = (at: number) => endsTestKeyword(tokens, at)
     const notIn = name === 'not' && tokens[i + 1]?.type === 'Identifier' && tokens[i + 1]!.value === 'in' && !isTest(i - 1)
     const comparison = token.type === 'ComparisonBinaryOperator' || (name === 'in' && !isTest(i - 1)) || notIn
     if (name === 'not' && isTest(i - 1)) {

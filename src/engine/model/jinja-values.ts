@@ -124,7 +124,7 @@ export function pythonContains(haystack: Value, needle: Value): boolean {
     if (needle.type !== 'StringValue') throw new TypeError(`'in <string>' requires string as left operand, not ${pythonType(needle)}`)
     return (haystack.value as string).includes(needle.value as string)
   }
-  // A dict's keys are looked up by hash: a dict has none (a list neither, but range(), a list here, has one).
+  // Python hashes what it looks up in a dict: a dict is unhashable. (So is a list, but range(), a list here, is not.)
   if (haystack.value instanceof Map && isMapping(needle)) throw new TypeError(`unhashable type: '${pythonType(needle)}'`)
   if (haystack.value instanceof Map) return needle.type === 'StringValue' && (haystack.value as Map<string, Value>).has(needle.value as string)
   if (haystack.type === 'UndefinedValue') return false
@@ -166,7 +166,7 @@ export function pythonFloatRepr(x: number): string {
   return fixed.includes('.') ? fixed : fixed + '.0'
 }
 
-/** Python's float a // b (CPython's float_floor_div, from fmod): 25500.000000000004 // 0.01 is 2549999.0, not 2550000. */
+/** Python's float a // b (CPython's float_floor_div, from fmod): 1 // 0.1 is 9.0 and 25500.0 // 0.01 is 2549999.0, where floor(a / b) gives 10 and 2550000. */
 export function pythonFloatFloorDivide(a: number, b: number): number {
   let mod = a % b
   let div = (a - mod) / b
