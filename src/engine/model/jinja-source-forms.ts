@@ -44,7 +44,7 @@ function rawBlock(source: string, at: number): {end: number; text: string} | nul
   let content = source.slice(contentStart, end.index)
   if (afterBegin === '-') content = content.trimStart()
   if (beforeEnd === '-') content = content.trimEnd()
-  else if (beforeEnd === '' && (content.includes('\n') || source[contentStart - 1] === '\n' || contentStart === 0)) {
+  else if (beforeEnd === '' && (content.includes('\n') || source[contentStart - 1] === '\n')) {
     // lstrip_blocks on {% endraw %}: the content's last line, when it is only whitespace.
     const lastLine = content.slice(content.lastIndexOf('\n') + 1)
     if (/^\s+$/.test(lastLine)) content = content.slice(0, content.length - lastLine.length)
