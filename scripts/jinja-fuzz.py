@@ -2,6 +2,7 @@
 (a development tool, never run by npm test; scripts/jinja-fuzz.ts renders the same cases with pagedllm and compares).
 
     /work/venv-hf/bin/python scripts/jinja-fuzz.py WORK/cases.json [COUNT] [SEED]
+    python3 scripts/jinja-fuzz.py WORK/cases.json [COUNT] [SEED]      (jinja2 only: scripts/jinja2_transformers_env.py)
 
 Each case is {template, variables, output | error}: one user message 'hi', add_generation_prompt true, tools and
 documents None, the variables as chat_template_kwargs (what ChatTemplate.render passes as opts.variables).
@@ -11,7 +12,10 @@ import json
 import random
 import sys
 
-from transformers.utils.chat_template_utils import render_jinja_template
+try:
+    from transformers.utils.chat_template_utils import render_jinja_template
+except ImportError:  # jinja2 alone: transformers' environment rebuilt
+    from jinja2_transformers_env import render_jinja_template
 
 TOOL = {'type': 'function', 'function': {'name': 'get_weather', 'description': 'Weather in a city.\nUse it often.', 'parameters': {
     'type': 'object', 'properties': {'city': {'type': 'string', 'description': 'City name'}, 'unit': {'type': 'string', 'enum': ['c', 'f']},

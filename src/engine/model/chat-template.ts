@@ -2,6 +2,7 @@
 import {Environment, type Template} from '@huggingface/jinja'
 import {InvalidRequestError} from '../errors.js'
 import {addParityGlobals, addParityTests, runTemplate} from './jinja-parity.js'
+import {withJinja2Forms} from './jinja-source-forms.js'
 import {withLibraryEscapes} from './jinja-string-escapes.js'
 import {parseTemplate} from './jinja-test-arguments.js'
 import {boundedRange} from './template-budget.js'
@@ -48,7 +49,7 @@ export class ChatTemplate {
 
   /** Throws when the source does not parse. */
   constructor(readonly source: string) {
-    this.parsed = parseTemplate(withLibraryEscapes(source)) as Template['parsed']
+    this.parsed = parseTemplate(withLibraryEscapes(withJinja2Forms(source))) as Template['parsed']
     this.contentFormat = detectContentFormat(this.parsed)
   }
 

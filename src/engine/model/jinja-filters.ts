@@ -4,6 +4,8 @@ import {pythonPercentFormat} from './python-percent-format.js'
 import {PYTHON_STR_METHODS} from './python-str-methods.js'
 import {passesTest} from './jinja-tests.js'
 import {floatFilter, intFilter, roundFilter} from './jinja-number-filters.js'
+import {groupBy} from './jinja-groupby.js'
+import {jsonOptions, pythonJsonDumps} from './jinja-tojson.js'
 import {
   ArrayValue,
   BooleanValue,
@@ -18,6 +20,7 @@ import {
   pythonStr,
   pythonType,
   StringValue,
+  tupleField,
   TupleValue,
   UndefinedValue,
   type Value,
@@ -48,7 +51,7 @@ function numberOf(value: Value, filter: string): number {
 function attributeOf(item: Value, path: string): Value {
   let value = item
   for (const key of path.split('.')) {
-    const next = isMapping(value) ? (value.value as Map<string, Value>).get(key) : isSequence(value) && /^\d+$/.test(key) ? (value.value as Value[])[Number(key)] : undefined
+    const next = isMapping(value) ? (value.value as Map<string, Value>).get(key) : isSequence(value) && /^\d+$/.test(key) ? (value.value as Value[])[Number(key)] : tupleField(value, key)
     if (next === undefined) return new UndefinedValue()
     value = next
   }
@@ -119,9 +122,8 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
   const items = () => pythonIterable(operand)
   switch (name) {
     case 'tojson':
-      // json.dumps cannot write Undefined; the library would write null.
-      if (operand.type === 'UndefinedValue') throw new TypeError('Object of type Undefined is not JSON serializable')
-      return null
+      // Python's json.dumps (jinja-tojson.ts): the library writes 2.0 as 2, indent=0 as one line, Undefined as null.
+      return new StringValue(pythonJsonDumps(operand, jsonOptions(namedArgs(interpreter, argNodes, environment, ['ensure_ascii', 'indent', 'separators', 'sort_keys']))))
     case 'select':
     case 'reject': {
       const [test, ...testArgs] = args()
@@ -218,6 +220,10 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
     case 'round': {
       const [precision, method] = namedArgs(interpreter, argNodes, environment, ['precision', 'method'])
       return roundFilter(operand, precision, method)
+    }
+    case 'groupby': {
+      const [attribute, fallback, caseSensitive] = namedArgs(interpreter, argNodes, environment, ['attribute', 'default', 'case_sensitive'])
+      return groupBy(operand, attribute, fallback, caseSensitive !== undefined && truthy(caseSensitive))
     }
     case 'd':
       return interpreter.applyFilter(operand, argNodes.length === 0 ? {type: 'Identifier', value: 'default'} : {type: 'CallExpression', callee: {type: 'Identifier', value: 'default'}, args: argNodes}, environment)

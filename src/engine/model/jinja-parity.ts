@@ -3,6 +3,7 @@
 // Python's str() prints them (None, True, {'a': [1]}), loops over strings and Undefined, Python's list and str
 // methods, and jinja2's filters and tests (jinja-filters.ts, jinja-tests.ts).
 import {Environment, Interpreter} from '@huggingface/jinja'
+import {evaluateChain, isChainLink} from './jinja-comparison-chains.js'
 import {extraFilter} from './jinja-filters.js'
 import {passesTest} from './jinja-tests.js'
 import {pythonPercentFormat} from './python-percent-format.js'
@@ -14,6 +15,7 @@ import {
   IntegerValue,
   isContainer,
   isMapping,
+  isNumber,
   isSequence,
   library,
   type InterpreterSteps,
@@ -24,10 +26,13 @@ import {
   PY_VALUES,
   pythonContains,
   pythonEquals,
+  pythonFloatFloorDivide,
   pythonIterable,
+  pythonOrder,
   pythonStr,
   pythonType,
   StringValue,
+  tupleField,
   TupleValue,
   UndefinedValue,
   type Value,
@@ -102,18 +107,32 @@ parity.evaluateMemberExpression = function (node, environment) {
   const name = !node.computed && node.property?.type === 'Identifier' ? String(node.property.value) : undefined
   const method = name !== undefined && object.type === 'StringValue' ? PYTHON_STR_METHODS[name] : undefined
   if (method !== undefined) return new FunctionValue((args) => method(object.value as string, args, PY_VALUES) as Value)
+  const field = name !== undefined ? tupleField(object, name) : undefined
+  if (field !== undefined) return field
   const listed = name !== undefined && isSequence(object) ? listMethod(object.value as Value[], name) : undefined
   if (listed !== undefined) return listed
-  // dict.items() yields (key, value) tuples, which print as Python prints them.
-  if (name === 'items' && isMapping(object) && !(object.value as Map<string, Value>).has('items'))
-    return new FunctionValue(() => new ArrayValue([...(object.value as Map<string, Value>)].map(([key, value]) => new TupleValue([new StringValue(key), value]))))
+  // dict.items() yields (key, value) tuples, which print as Python prints them; it and keys() / values() are dict
+  // views, which [] cannot read.
+  if ((name === 'items' || name === 'keys' || name === 'values') && isMapping(object) && !(object.value as Map<string, Value>).has(name)) {
+    const entries = [...(object.value as Map<string, Value>)]
+    const items = name === 'items' ? entries.map(([key, value]) => new TupleValue([new StringValue(key), value])) : entries.map(([key, value]) => (name === 'keys' ? new StringValue(key) : value))
+    return new FunctionValue(() => Object.assign(new ArrayValue(items), {dictView: `dict_${name}`}))
+  }
+  const view = (object as Value & {dictView?: string}).dictView
+  if (view !== undefined && node.computed) {
+    // jinja2's getitem: an index finds nothing (Undefined); a slice is Python's TypeError.
+    if (node.property!.type === 'SliceExpression') throw new TypeError(`'${view}' object is not subscriptable`)
+    return new UndefinedValue()
+  }
   if (node.computed && node.property!.type !== 'SliceExpression') {
     const key = this.evaluate(node.property!, environment)
     const indexable = isMapping(object) ? key.type === 'StringValue' : (isSequence(object) || object.type === 'StringValue') && ['IntegerValue', 'StringValue'].includes(key.type)
     if (!indexable) return new UndefinedValue()
     return library.evaluateMemberExpression.call(this, {...node, object: precomputed(object), property: precomputed(key)}, environment)
   }
-  return library.evaluateMemberExpression.call(this, {...node, object: precomputed(object)}, environment)
+  const member = library.evaluateMemberExpression.call(this, {...node, object: precomputed(object)}, environment)
+  // A tuple's slice is a tuple: (1, 2)[1:] prints (2,).
+  return object.type === 'TupleValue' && node.property?.type === 'SliceExpression' && member.type === 'ArrayValue' ? new TupleValue(member.value as Value[]) : member
 }
 
 // `x is test`: jinja2's tests (jinja-tests.ts); the library would read its own table from each inner scope.
@@ -125,15 +144,20 @@ parity.evaluateTestExpression = function (node, environment) {
   return new BooleanValue(passesTest(operand, String(test.value), values) !== negate)
 }
 
+const ARITHMETIC = new Set(['+', '-', '*', '/', '//', '%', '**'])
 parity.evaluateBinaryExpression = function (node, environment) {
+  if (isChainLink(node)) return evaluateChain(this, node, environment)
   const operator = node.operator!.value
-  if (!['==', '!=', '+', '~', '*', '%', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
-  const left = this.evaluate(node.left!, environment)
-  const right = this.evaluate(node.right!, environment)
-  // Strings compare by code point in Python ('a' < 'b'); the library compares only numbers.
-  if (left.type === 'StringValue' && right.type === 'StringValue' && ['<', '>', '<=', '>='].includes(operator)) {
-    const [a, b] = [left.value as string, right.value as string]
-    return new BooleanValue(operator === '<' ? a < b : operator === '>' ? a > b : operator === '<=' ? a <= b : a >= b)
+  if (!['==', '!=', '+', '-', '~', '*', '%', '/', '//', '**', 'in', 'not in', '<', '>', '<=', '>='].includes(operator)) return library.evaluateBinaryExpression.call(this, node, environment)
+  let left = this.evaluate(node.left!, environment)
+  let right = this.evaluate(node.right!, environment)
+  // Python's bool is an int in arithmetic (1 + True == 2, 'ab' * True == 'ab'); the library refuses it.
+  if (ARITHMETIC.has(operator) && (left.type === 'BooleanValue' || right.type === 'BooleanValue') && ((isNumber(left) && isNumber(right)) || operator === '*'))
+    [left, right] = [left, right].map((value) => (value.type === 'BooleanValue' ? new IntegerValue(value.value ? 1 : 0) : value)) as [Value, Value]
+  // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
+  if (['<', '>', '<=', '>='].includes(operator)) {
+    const order = pythonOrder(left, right, operator)
+    return new BooleanValue(operator === '<' ? order < 0 : operator === '>' ? order > 0 : operator === '<=' ? order <= 0 : order >= 0)
   }
   // 'text %s' % value: Python's printf-style formatting (a tuple gives the values, a dict the %(name)s fields).
   if (operator === '%' && left.type === 'StringValue')
@@ -142,8 +166,18 @@ parity.evaluateBinaryExpression = function (node, environment) {
   if (operator === '%' && ['IntegerValue', 'FloatValue'].includes(left.type) && ['IntegerValue', 'FloatValue'].includes(right.type)) {
     const [a, b] = [left.value as number, right.value as number]
     if (b === 0) throw new Error('ZeroDivisionError: modulo by zero')
-    const remainder = a - b * Math.floor(a / b)
+    // From fmod (JavaScript's %), as CPython does: a - b * floor(a / b) loses 1e16 % 3 to rounding.
+    let remainder = a % b
+    if (remainder !== 0 && b < 0 !== remainder < 0) remainder += b
+    else if (remainder === 0) remainder = b < 0 ? -0 : 0
     return left.type === 'FloatValue' || right.type === 'FloatValue' ? new FloatValue(remainder) : new IntegerValue(remainder)
+  }
+  // Python refuses to divide by zero (the library gives inf), and floors a float quotient from fmod.
+  if ((operator === '/' || operator === '//') && ['IntegerValue', 'FloatValue'].includes(left.type) && ['IntegerValue', 'FloatValue'].includes(right.type)) {
+    const [a, b] = [left.value as number, right.value as number]
+    const float = left.type === 'FloatValue' || right.type === 'FloatValue'
+    if (b === 0) throw new Error(`ZeroDivisionError: ${operator === '/' ? (float ? 'float division by zero' : 'division by zero') : float ? 'float floor division by zero' : 'integer division or modulo by zero'}`)
+    if (operator === '//' && float) return new FloatValue(pythonFloatFloorDivide(a, b))
   }
   if (operator === 'in' || operator === 'not in') return new BooleanValue(pythonContains(right, left) === (operator === 'in'))
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
@@ -160,6 +194,9 @@ parity.evaluateBinaryExpression = function (node, environment) {
   // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
   if (operator === '+' && ((left.type === 'StringValue' && isContainer(right)) || (right.type === 'StringValue' && isContainer(left))))
     throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
+  // ... and str + int (or int + str), which the library joins as text ('n' + 1 == 'n1').
+  if (operator === '+' && (left.type === 'StringValue') !== (right.type === 'StringValue') && left.type !== 'UndefinedValue' && right.type !== 'UndefinedValue')
+    throw new TypeError(left.type === 'StringValue' ? `can only concatenate str (not "${pythonType(right)}") to str` : `unsupported operand type(s) for +: '${pythonType(left)}' and 'str'`)
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
 }
 

@@ -3,6 +3,8 @@
 // are taken out before the library parses, its name marked with their index, and put back on the TestExpression
 // node after (as `args`), where jinja-parity.ts's evaluateTestExpression evaluates them.
 import {parse, tokenize} from '@huggingface/jinja'
+import {markComparisonChains} from './jinja-comparison-chains.js'
+import {groupConcatenations} from './jinja-concat-precedence.js'
 
 type Token = {value: string; type: string}
 type Node = {type: string} & Record<string, unknown>
@@ -100,7 +102,7 @@ function restoreArguments(root: unknown, args: {tokens: Token[]; call: boolean}[
 
 /** The library's parse of a template (as Template does it: trim_blocks, lstrip_blocks), tests' arguments included. */
 export function parseTemplate(source: string): unknown {
-  const tokens = tokenize(source, {lstrip_blocks: true, trim_blocks: true}) as unknown as Token[]
+  const tokens = markComparisonChains(groupConcatenations(tokenize(source, {lstrip_blocks: true, trim_blocks: true}) as unknown as Token[]))
   const args: {tokens: Token[]; call: boolean}[] = []
   const program = parse(extractArguments(tokens, args) as never)
   restoreArguments(program, args)

@@ -61,6 +61,17 @@ export const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: B
 export const PRECOMPUTED = 'PagedllmPrecomputed'
 export const precomputed = (value: Value): Node => ({type: PRECOMPUTED, value})
 
+/** A tuple whose items are also fields by name (Python's namedtuple: groupby's (grouper, list)). */
+export function namedTuple(fields: Record<string, Value>): Value {
+  return Object.assign(new TupleValue(Object.values(fields)), {fieldNames: Object.keys(fields)})
+}
+
+/** A named tuple's field (`group.grouper`), or undefined for any other value or name. */
+export function tupleField(value: Value, name: string): Value | undefined {
+  const at = (value as Value & {fieldNames?: string[]}).fieldNames?.indexOf(name) ?? -1
+  return at < 0 ? undefined : (value.value as Value[])[at]
+}
+
 /** Python's name for a value's type, as its TypeError messages say it. */
 export function pythonType(value: Value): string {
   const names: Record<string, string> = {StringValue: 'str', IntegerValue: 'int', FloatValue: 'float', BooleanValue: 'bool', ArrayValue: 'list', TupleValue: 'tuple', ObjectValue: 'dict', NullValue: 'NoneType', UndefinedValue: 'Undefined'}
@@ -91,6 +102,21 @@ export function pythonEquals(a: Value, b: Value): boolean {
   return a.type === b.type && a.value === b.value
 }
 
+/**
+ * Python's ordering of two values (negative, 0, positive), as <, >, sorted() and groupby use it: numbers and bools by
+ * value, strings by code unit, lists (or tuples) item by item; any other pair is Python's TypeError.
+ */
+export function pythonOrder(a: Value, b: Value, operator = '<'): number {
+  if (isNumber(a) && isNumber(b)) return Math.sign(Number(a.value) - Number(b.value))
+  if (a.type === 'StringValue' && b.type === 'StringValue') return a.value === b.value ? 0 : (a.value as string) < (b.value as string) ? -1 : 1
+  if (isSequence(a) && a.type === b.type) {
+    const [left, right] = [a.value as Value[], b.value as Value[]]
+    for (let i = 0; i < Math.min(left.length, right.length); i++) if (!pythonEquals(left[i]!, right[i]!)) return pythonOrder(left[i]!, right[i]!, operator)
+    return Math.sign(left.length - right.length)
+  }
+  throw new TypeError(`'${operator}' not supported between instances of '${pythonType(a)}' and '${pythonType(b)}'`)
+}
+
 /** Python's `needle in haystack`: membership by == in lists, substrings in strings, keys in dicts; nothing is in Undefined. */
 export function pythonContains(haystack: Value, needle: Value): boolean {
   if (isSequence(haystack)) return (haystack.value as Value[]).some((item) => pythonEquals(needle, item))
@@ -98,6 +124,8 @@ export function pythonContains(haystack: Value, needle: Value): boolean {
     if (needle.type !== 'StringValue') throw new TypeError(`'in <string>' requires string as left operand, not ${pythonType(needle)}`)
     return (haystack.value as string).includes(needle.value as string)
   }
+  // Python hashes what it looks up in a dict: a dict is unhashable. (So is a list, but range(), a list here, is not.)
+  if (haystack.value instanceof Map && isMapping(needle)) throw new TypeError(`unhashable type: '${pythonType(needle)}'`)
   if (haystack.value instanceof Map) return needle.type === 'StringValue' && (haystack.value as Map<string, Value>).has(needle.value as string)
   if (haystack.type === 'UndefinedValue') return false
   throw new TypeError(`argument of type '${pythonType(haystack)}' is not iterable`)
@@ -138,6 +166,19 @@ export function pythonFloatRepr(x: number): string {
   return fixed.includes('.') ? fixed : fixed + '.0'
 }
 
+/** Python's float a // b (CPython's float_floor_div, from fmod): 1 // 0.1 is 9.0 and 25500.0 // 0.01 is 2549999.0, where floor(a / b) gives 10 and 2550000. */
+export function pythonFloatFloorDivide(a: number, b: number): number {
+  let mod = a % b
+  let div = (a - mod) / b
+  if (mod !== 0 && b < 0 !== mod < 0) {
+    mod += b
+    div -= 1
+  }
+  if (div === 0) return Object.is(a / b, -0) || a / b < 0 ? -0 : 0
+  const floor = Math.floor(div)
+  return div - floor > 0.5 ? floor + 1 : floor
+}
+
 /** Python's str() of a value (repr() inside containers), as jinja2 prints {{ value }}, `~` and |string. */
 export function pythonStr(value: Value, nested = false): string {
   switch (value.type) {
@@ -146,7 +187,7 @@ export function pythonStr(value: Value, nested = false): string {
     case 'NullValue':
       return 'None'
     case 'UndefinedValue':
-      return ''
+      return nested ? 'Undefined' : '' // repr(Undefined), inside a list or a dict
     case 'BooleanValue':
       return value.value ? 'True' : 'False'
     case 'ArrayValue':
