@@ -6,65 +6,16 @@
 // drained (no KV block, request or admitted sequence held) and a normal request served.
 // Usage: npm run build:ts && npx tsx scripts/serve-attack-responses.ts [--only chain,stored,fields,lifecycle,parity] [--seconds 10]
 import {spawn} from 'node:child_process'
-import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
-import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
-import {drainedProblem} from './fuzz-serve-checks.js'
-import {startServe} from './serve-child.js'
+import {attackRun, load, percentiles, sleep} from './serve-attack-harness.js'
 import {gist, problemOf, type Reply, request, type Target} from './serve-attack-wire.js'
 
 const {values: options} = parseArgs({options: {only: {type: 'string', default: 'chain,stored,fields,lifecycle,parity'}, seconds: {type: 'string', default: '10'}}})
 const seconds = Number(options.seconds)
-const findings: string[] = []
-const finding = (cls: string, what: string) => (findings.push(`[${cls}] ${what}`), console.log(`  FINDING [${cls}] ${what}`))
-const load = () => loadavg()[0]!.toFixed(2)
-const sleep = (ms: number) => new Promise((wait) => setTimeout(wait, ms))
-
-function targetOf(url: string): Target {
-  const {hostname, port} = new URL(url)
-  return {host: hostname, port: Number(port), url}
-}
-
-function percentiles(values: number[]): string {
-  if (values.length === 0) return 'none served'
-  const sorted = [...values].sort((a, b) => a - b)
-  return `${sorted.length} served, p50 ${sorted[sorted.length >> 1]!.toFixed(0)} ms, p99 ${sorted[Math.floor(sorted.length * 0.99)]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`
-}
+const {findings, finding, withServer} = attackRun({path: '/v1/responses', body: {input: 'still serving?', max_output_tokens: 2}}, ['--responses-store', '64'])
 
 const post = (t: Target, path: string, body: unknown, ms = 60_000) =>
   request(t, 'POST', path, body, {}, AbortSignal.timeout(ms)).catch((error: Error) => ({status: 0, contentType: '', text: error.message}))
-
-/** /health 200, the engine and admission drained within 20 s, then a normal request served. */
-async function idleProblem(t: Target): Promise<string | null> {
-  const health = await request(t, 'GET', '/health', undefined, {}, AbortSignal.timeout(10_000)).catch((error: Error) => ({status: 0, contentType: '', text: error.message}))
-  if (health.status !== 200) return `/health ${gist(health)}`
-  let problem: string | null = 'never read'
-  for (let i = 0; i < 80 && problem; i++) {
-    const metrics = (await request(t, 'GET', '/metrics')).text
-    const held = /^pagedllm_admitted_sequences\{state="held"\} (\S+)/m.exec(metrics)?.[1]
-    problem = drainedProblem(metrics) ?? (held === '0' ? null : `admitted sequences held ${held}`)
-    if (problem) await sleep(250)
-  }
-  if (problem) return `not drained: ${problem}`
-  const normal = await post(t, '/v1/responses', {input: 'still serving?', max_output_tokens: 2})
-  return normal.status === 200 ? null : `a normal request after: ${gist(normal)}`
-}
-
-async function withServer(cls: string, flags: string[], body: (t: Target, rss: () => number) => Promise<void>): Promise<void> {
-  const server = await startServe(BUILTIN_MODEL_DIR, ['--threads', '1', '--responses-store', '64', ...flags])
-  const t = targetOf(server.url)
-  const started = performance.now()
-  try {
-    await body(t, () => server.rssBytes())
-    const problem = await idleProblem(t)
-    if (problem) finding(cls, `after the class: ${problem}`)
-    console.log(`${cls}: done in ${((performance.now() - started) / 1000).toFixed(1)} s, RSS ${(server.rssBytes() / 2 ** 20).toFixed(0)} MiB (load ${load()})`)
-  } finally {
-    const exit = server.exit()
-    if (exit) finding(cls, `the server died: ${JSON.stringify(exit)}; ${server.stderrTail()}`)
-    await server.stop()
-  }
-}
 
 /** Times GET /health every 20 ms until told to stop, from its own process: the attack's clients share this one's loop. */
 const PROBE = `

@@ -5,30 +5,14 @@
 // be 200, the engine drained (no KV block, request or admitted sequence held) and a normal request served.
 // Usage: npm run build:ts && npx tsx scripts/serve-attack-round12.ts [--only bodies,share,aborts,fields,edges,http] [--seconds 15]
 import {connect} from 'node:net'
-import {loadavg} from 'node:os'
 import {parseArgs} from 'node:util'
-import {BUILTIN_MODEL_DIR} from '../src/engine/model/builtin-model.js'
-import {drainedProblem} from './fuzz-serve-checks.js'
-import {startServe} from './serve-child.js'
+import {attackRun, idleProblem, load, percentiles, sleep} from './serve-attack-harness.js'
 import {gist, problemOf, raw, request, type Target} from './serve-attack-wire.js'
 
 const {values: options} = parseArgs({options: {only: {type: 'string', default: 'bodies,share,aborts,fields,edges,http'}, seconds: {type: 'string', default: '15'}}})
 const seconds = Number(options.seconds)
-const findings: string[] = []
-const finding = (cls: string, what: string) => (findings.push(`[${cls}] ${what}`), console.log(`  FINDING [${cls}] ${what}`))
-const load = () => loadavg()[0]!.toFixed(2)
-const sleep = (ms: number) => new Promise((wait) => setTimeout(wait, ms))
-
-function targetOf(url: string): Target {
-  const {hostname, port} = new URL(url)
-  return {host: hostname, port: Number(port), url}
-}
-
-function percentiles(values: number[]): string {
-  if (values.length === 0) return 'none served'
-  const sorted = [...values].sort((a, b) => a - b)
-  return `${sorted.length} served, p50 ${sorted[sorted.length >> 1]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms`
-}
+const NORMAL = {path: '/v1/completions', body: {prompt: 'still serving?', max_tokens: 2}}
+const {findings, finding, withServer} = attackRun(NORMAL)
 
 async function timed(t: Target, path: string, body: unknown): Promise<number> {
   const started = performance.now()
@@ -41,38 +25,6 @@ async function timed(t: Target, path: string, body: unknown): Promise<number> {
 async function leaveAfter(t: Target, path: string, body: unknown, ms: number): Promise<string> {
   const reply = await request(t, 'POST', path, body, {}, AbortSignal.timeout(ms)).catch(() => null)
   return reply === null ? 'left' : String(reply.status)
-}
-
-/** /health 200, the engine and admission drained within 20 s, then a normal request served. */
-async function idleProblem(t: Target): Promise<string | null> {
-  const health = await request(t, 'GET', '/health', undefined, {}, AbortSignal.timeout(10_000)).catch((error: Error) => ({status: 0, contentType: '', text: error.message}))
-  if (health.status !== 200) return `/health ${gist(health)}`
-  let problem: string | null = 'never read'
-  for (let i = 0; i < 80 && problem; i++) {
-    const metrics = (await request(t, 'GET', '/metrics')).text
-    const held = /^pagedllm_admitted_sequences\{state="held"\} (\S+)/m.exec(metrics)?.[1]
-    problem = drainedProblem(metrics) ?? (held === '0' ? null : `admitted sequences held ${held}`)
-    if (problem) await sleep(250)
-  }
-  if (problem) return `not drained: ${problem}`
-  const normal = await request(t, 'POST', '/v1/completions', {prompt: 'still serving?', max_tokens: 2}, {}, AbortSignal.timeout(60_000)).catch((error: Error) => ({status: 0, contentType: '', text: error.message}))
-  return normal.status === 200 ? null : `a normal request after: ${gist(normal)}`
-}
-
-async function withServer(cls: string, flags: string[], body: (t: Target) => Promise<void>): Promise<void> {
-  const server = await startServe(BUILTIN_MODEL_DIR, ['--threads', '1', ...flags])
-  const t = targetOf(server.url)
-  const started = performance.now()
-  try {
-    await body(t)
-    const problem = await idleProblem(t)
-    if (problem) finding(cls, `after the class: ${problem}`)
-    console.log(`${cls}: done in ${((performance.now() - started) / 1000).toFixed(1)} s, RSS ${(server.rssBytes() / 2 ** 20).toFixed(0)} MiB (load ${load()})`)
-  } finally {
-    const exit = server.exit()
-    if (exit) finding(cls, `the server died: ${JSON.stringify(exit)}; ${server.stderrTail()}`)
-    await server.stop()
-  }
 }
 
 /**
@@ -145,7 +97,7 @@ async function aborts(t: Target): Promise<void> {
     const statuses = await Promise.all(Array.from({length: count}, (_, i) => each(i)))
     const bad = statuses.filter((status) => status !== 'left' && status !== '200')
     if (bad.length > 0) finding('aborts', `${name}: statuses ${statuses.join(',')}`)
-    const problem = await idleProblem(t)
+    const problem = await idleProblem(t, NORMAL)
     if (problem) finding('aborts', `after ${name}: ${problem}`)
     const metrics = (await request(t, 'GET', '/metrics')).text
     console.log(`  aborts: ${name}: ${statuses.join(',')}; preemptions so far ${/^pagedllm_num_preemptions_total (\S+)/m.exec(metrics)?.[1]} (load ${load()})`)
