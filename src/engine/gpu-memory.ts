@@ -62,8 +62,8 @@ const plannedTotal = (sizes: number[]) => sizes.reduce((sum, bytes) => sum + pla
 
 /**
  * The attention partitions' workspace: (max, sum, head_dim floats) per decode row, head and partition; the native side
- * cuts partitions finer while rows x partitions < 32 (attention_partition_tokens), which never takes more than 64 such
- * row-partitions.
+ * cuts partitions finer while rows x partitions < 32 (decode_partition_tokens in native/cuda/decode_attention.cuh),
+ * which never takes more than 64 such row-partitions, and makes them coarser (512 tokens) only for big grids.
  */
 function attentionWorkspaceBytes(config: ModelConfig, numTokens: number, maxKvLen: number, maxSeqs: number): number {
   const {numHeads, headDim} = config

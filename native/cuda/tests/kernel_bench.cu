@@ -69,8 +69,9 @@ class Report {
   int count_ = 0;
 };
 
-void bench_attention(Report& report, std::mt19937& rng, int batch, int context, int num_heads, int num_kv_heads) {
-  const int head_dim = 128, block_size = 16, blocks_per_seq = context / block_size;
+void bench_attention(Report& report, std::mt19937& rng, int batch, int context, int num_heads, int num_kv_heads,
+                     int head_dim = 128) {
+  const int block_size = 16, blocks_per_seq = context / block_size;
   const KvLayout layout{1, block_size, num_kv_heads, head_dim};
   const int num_blocks = batch * blocks_per_seq;
   DeviceMemory pool = random_device(size_t(num_blocks) * layout.block_stride() * sizeof(bf16), rng);
@@ -98,7 +99,7 @@ void bench_attention(Report& report, std::mt19937& rng, int batch, int context, 
   const double kv_bytes = 2.0 * batch * context * num_kv_heads * head_dim * sizeof(bf16);
   std::ostringstream name;
   name << "paged_attention decode bf16 b" << batch << " ctx" << context << " heads " << num_heads << "/" << num_kv_heads
-       << " hd128 block16";
+       << " hd" << head_dim << " block16";
   report.add(name.str(), ms, kv_bytes + batch * (num_heads * head_dim * (4.0 + 2.0)));
 }
 
@@ -147,6 +148,7 @@ std::string run_cuda_kernel_bench() {
   bench_attention(report, rng, 64, 1024, 32, 8);
   bench_attention(report, rng, 8, 8192, 32, 8);  // long context: partitioned + reduce
   for (const int batch : {1, 32, 256}) bench_attention(report, rng, batch, 512, 32, 8);  // the 8B decode steps timed
+  for (const int batch : {32, 256}) bench_attention(report, rng, batch, 512, 32, 8, 64);  // the 1B shape bench runs
 
   {
     const int rows = 8192, hidden = 4096;

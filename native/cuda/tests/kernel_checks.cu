@@ -999,6 +999,16 @@ void check_dtype(Checker& c, int num_sms) {
   check_cache_and_attention<T>(c, 12, 4, 2, {1, 45, 300}, {1, 45, 1}, 0, 0.f, 20);
   // ALiBi (BLOOM, MPT): slopes 2^-1 .. 2^-8, decode rows past one partition and a causal prefill chunk; per-row and tiled
   check_cache_and_attention<T>(c, 64, 8, 8, {1, 37, 700, 40}, {1, 1, 1, 40}, 0, 0.f, 0, {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f});
+  // Many decode rows (decode_attention.cuh's plan): 512-token partitions and a reduce (rows x 256-token partitions >=
+  // 256), one 512-token partition, one 256-token partition (no reduce), group 8 at head_dim 256 (4 heads per block).
+  std::vector<int> many(96), long_rows(130), short_rows(40);
+  for (int& ctx : many) ctx = 300 + int(c.rng()() % 801);
+  for (int& ctx : long_rows) ctx = 257 + int(c.rng()() % 256);
+  for (int& ctx : short_rows) ctx = 1 + int(c.rng()() % 256);
+  check_cache_and_attention<T>(c, 64, 2, 1, many, std::vector<int>(many.size(), 1));
+  check_cache_and_attention<T>(c, 128, 32, 8, long_rows, std::vector<int>(long_rows.size(), 1));
+  check_cache_and_attention<T>(c, 128, 8, 2, short_rows, std::vector<int>(short_rows.size(), 1), 0, 0.f, 100);
+  check_cache_and_attention<T>(c, 256, 16, 2, {70, 513}, {1, 1});
   check_layernorm_family<T>(c);
 }
 
