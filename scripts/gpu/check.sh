@@ -93,7 +93,7 @@ make_shape() {
     part "make_$1" 150 $PYTHON scripts/gpu/make-shape-model.py "$1" "$WORK/models/$1" "$PROJECT_MODEL"
 }
 
-# --- Decode tok/s at batch 1/32/256 and prefill TFLOP/s: cuBLAS (auto) on both shapes, WMMA on the 1B shape ----------
+# --- Decode tok/s at batch 1/32/256 and prefill TFLOP/s, --gemm auto on both shapes (cuBLAS-only and WMMA at the end) -
 speed() {  # speed SHAPE GEMM
   part "speed_$1_$2" 150 "$NODE" --import tsx scripts/gpu/step-speed.ts "$WORK/models/$1" --gemm $2 --batches 1,32,256 \
     --context 512 --prefill-tokens 4096
@@ -101,7 +101,6 @@ speed() {  # speed SHAPE GEMM
 if [ "$DRY_RUN" != 1 ]; then
   make_shape llama-3.2-1b && speed llama-3.2-1b auto
   make_shape llama-3.1-8b && speed llama-3.1-8b auto
-  speed llama-3.1-8b cublas  # cuBLAS at every size: what the GEMV kernel for 1-4 rows changes
 else
   part speed_dry 120 "$NODE" --import tsx scripts/gpu/step-speed.ts "$PROJECT_MODEL" --device cpu --batches 1,4 \
     --context 64 --prefill-tokens 64 --steps 2
@@ -116,9 +115,6 @@ BENCH_PROMPTS=${BENCH_PROMPTS:-400}
 part bench_sharegpt 200 "$NODE" bin/run.js bench --device $DEVICE -m "$BENCH_MODEL" --trace sharegpt \
   --num-prompts $BENCH_PROMPTS $([ "$DRY_RUN" = 1 ] || echo --kv-memory 2GiB --max-model-len 2048 --max-num-seqs 256) \
   --policies paged,orca-max,orca-oracle --json "$PARTS/bench_sharegpt.json"
-# The backend's idle time between steps under each hostOverlap (none, outputs, async scheduling).
-part host_work 60 "$NODE" --import tsx scripts/bench-host-work.ts --device $DEVICE --model "$BENCH_MODEL" --rounds 1 \
-  $([ "$DRY_RUN" = 1 ] && echo --batch 4 --prompt-len 16 --output-len 8)
 # HF runs bench's own requests (its --json lists them), or the trace's first ones when bench left no JSON.
 HF_TRACE=$PARTS/bench_sharegpt.json
 [ -f "$HF_TRACE" ] || HF_TRACE=datasets/sharegpt.jsonl
@@ -133,8 +129,12 @@ for model in "$ROOT/models/tinychat" "$PROJECT_MODEL"; do
   part "hf_vs_ours_$name" 120 $PYTHON scripts/gpu/hf-logits.py "$model" "$IDS" "$WORK/ours-$name.f32"
 done
 
-[ "$DRY_RUN" != 1 ] && speed llama-3.2-1b wmma
+# Diagnostics after the targets: the backend's idle time between steps under each hostOverlap (none, outputs, async scheduling).
+part host_work 60 "$NODE" --import tsx scripts/bench-host-work.ts --device $DEVICE --model "$BENCH_MODEL" --rounds 1 \
+  $([ "$DRY_RUN" = 1 ] && echo --batch 4 --prompt-len 16 --output-len 8)
 if [ "$DRY_RUN" != 1 ]; then
+  speed llama-3.1-8b cublas  # cuBLAS at every size: what the GEMV kernel for 1-4 rows changes
+  speed llama-3.2-1b wmma
   # Last: where a batch-1 8B decode step's time goes, kernel by kernel (ncu reads only each kernel's duration; clocks
   # left alone): the per-kernel summary lands in the parts folder.
   NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
