@@ -1,167 +1,21 @@
-// Runs decode_attention.cuh's kernels on the CPU, so their logic is checked on machines with no GPU: a fiber per CUDA
-// thread of a block, a barrier for __syncthreads and another per warp for each shuffle, blocks one after another. bf16 K/V in a shuffled paged pool; every output against float64 on the same rounded inputs. Checks the
-// logic (indexing, masks, softmax merges, partitions, the reduce), not speed or the GPU's memory model.
+// Runs decode_attention.cuh's kernels on the CPU (cuda_emulation.h), so their logic is checked on machines with no GPU:
+// bf16 K/V in a shuffled paged pool, every output against float64 on the same rounded inputs. Checks the logic
+// (indexing, masks, softmax merges, partitions, the reduce), not speed.
+// build: g++ -std=c++17 -O2 -Wno-unknown-pragmas -Inative/include native/cuda/emulation/decode_attention.cpp
 // usage: decode_attention [seed]   (exit 1 on any failed case; test/cuda-decode-emulation.test.ts builds and runs it)
-#undef _FORTIFY_SOURCE  // its longjmp check refuses jumps between stacks
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
-#include <ucontext.h>
-#include <csetjmp>
-#include <vector>
 
-// --- The CUDA surface the kernels use ------------------------------------------------------------------------------
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(threads)
-#define __shared__ static  // one block runs at a time, so a function's statics are its block's shared memory
-
-struct uint4 {
-  uint32_t x, y, z, w;
-};
-inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return {x, y, z, w}; }
-inline uint4 __ldg(const uint4* p) { return *p; }
-struct __nv_bfloat16 {
-  uint16_t bits;
-};
-struct Dim3 {
-  unsigned x = 1, y = 1, z = 1;
-};
-Dim3 threadIdx, blockIdx;
-Dim3 blockDim, gridDim;
-
-// The block's threads are fibers on one OS thread, switched only where a kernel waits for others: a barrier is a
-// counter and a generation, and a thread that must wait yields until the generation moves on.
-struct Barrier {
-  int size, arrived = 0, generation = 0;
-};
-void yield_to_scheduler();
-void arrive_and_wait(Barrier& barrier) {
-  const int generation = barrier.generation;
-  if (++barrier.arrived == barrier.size) {
-    barrier.arrived = 0;
-    ++barrier.generation;
-    return;
-  }
-  while (barrier.generation == generation) yield_to_scheduler();
-}
-struct WarpLanes {
-  Barrier sync{32};
-  float value[32];
-};
-WarpLanes* this_warp;
-Barrier* this_block;
-
-// Every lane posts its value, all meet, each reads its partner's, all meet again before the slots are reused.
-inline float __shfl_xor_sync(unsigned, float value, int offset) {
-  const int lane = threadIdx.x & 31;
-  this_warp->value[lane] = value;
-  arrive_and_wait(this_warp->sync);
-  const float other = this_warp->value[lane ^ offset];
-  arrive_and_wait(this_warp->sync);
-  return other;
-}
-inline void __syncthreads() { arrive_and_wait(*this_block); }
-inline float __expf(float x) { return std::exp(x); }
-
-namespace pagedllm::cuda {
-using std::max;
-using std::min;
-inline float bits_to_float(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-inline void unpack8(const uint4& v, float (&f)[8], __nv_bfloat16) {
-  const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-  for (int i = 0; i < 4; ++i) {
-    f[2 * i] = bits_to_float(words[i] << 16);
-    f[2 * i + 1] = bits_to_float(words[i] & 0xffff0000u);
-  }
-}
-template <typename T>
-T from_float(float x);
-template <>
-__nv_bfloat16 from_float<__nv_bfloat16>(float x) {  // round to nearest even (no NaNs here)
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return {uint16_t(bits >> 16)};
-}
-}  // namespace pagedllm::cuda
+#include "cuda_emulation.h"
 
 #include "../decode_attention.cuh"
 
 using namespace pagedllm::cuda;
 using pagedllm::first_visible_position;
 using bf16 = __nv_bfloat16;
-
-// The fibers: each CUDA thread of a block runs on its own stack, entered once through makecontext; after that, switches
-// are _setjmp / _longjmp (no signal mask, so no system call: swapcontext's made a run minutes long).
-struct Fiber {
-  ucontext_t entry;
-  jmp_buf resume;
-  std::vector<char> stack = std::vector<char>(64 << 10);
-  bool started = false, done = false;
-};
-jmp_buf scheduler;
-Fiber* running;
-void yield_to_scheduler() {
-  if (!_setjmp(running->resume)) _longjmp(scheduler, 1);
-}
-
-// Runs `kernel` over the grid, block after block, `threads` fibers per block resumed in turn until all return.
-template <typename Kernel>
-void launch(Dim3 grid, int threads, const Kernel& kernel) {
-  gridDim = grid;
-  blockDim = {unsigned(threads), 1, 1};
-  std::vector<WarpLanes> warps(threads / 32);
-  Barrier block{threads};
-  this_block = &block;
-  std::vector<Fiber> fibers(threads);
-  static const Kernel* body;
-  body = &kernel;
-  ucontext_t unused;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        blockIdx = {x, y, z};
-        for (Fiber& fiber : fibers) {
-          fiber.started = fiber.done = false;
-          getcontext(&fiber.entry);
-          fiber.entry.uc_stack = {fiber.stack.data(), 0, fiber.stack.size()};
-          fiber.entry.uc_link = nullptr;  // a fiber never returns: it jumps back to the scheduler when done
-          makecontext(&fiber.entry, +[] {
-            (*body)();
-            running->done = true;
-            _longjmp(scheduler, 1);
-          }, 0);
-        }
-        for (int live = threads; live > 0;) {
-          live = 0;
-          for (int t = 0; t < threads; ++t) {
-            Fiber& fiber = fibers[t];
-            if (fiber.done) continue;
-            running = &fiber;
-            threadIdx = {unsigned(t), 1, 1};
-            this_warp = &warps[t / 32];
-            if (!_setjmp(scheduler)) {
-              if (fiber.started) _longjmp(fiber.resume, 1);
-              fiber.started = true;
-              swapcontext(&unused, &fiber.entry);
-            }
-            live += fiber.done ? 0 : 1;
-          }
-        }
-      }
-}
 
 double bf16_value(bf16 v) { return bits_to_float(uint32_t(v.bits) << 16); }
 
@@ -174,7 +28,7 @@ struct Case {
   bool row_list = false;  // launch a subset of the rows by index, as the backend's split does
 };
 
-// One case: returns the worst relative L2 error over (row, head) and whether the plan was as `expect_partitions`.
+// One case: every launched row and head against float64; prints the plan and the worst relative L2 error.
 bool run_case(const Case& c, std::mt19937& rng) {
   const int block_size = 16, layers = 2, layer = 1, hd = c.head_dim, kv_heads = c.num_kv_heads;
   const size_t block_elems = size_t(block_size) * kv_heads * hd, block_stride = 2 * layers * block_elems;
