@@ -17,7 +17,7 @@ using namespace pagedllm::cuda;
 using pagedllm::first_visible_position;
 using bf16 = __nv_bfloat16;
 
-double bf16_value(bf16 v) { return bits_to_float(uint32_t(v.bits) << 16); }
+double bf16_value(bf16 v) { return __bfloat162float(v); }
 
 struct Case {
   int head_dim, num_heads, num_kv_heads;

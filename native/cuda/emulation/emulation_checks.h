@@ -1,0 +1,79 @@
+// What the emulation programs share: seeded random inputs, NaN-poisoned outputs (an unwritten element fails), and the
+// report of one case as kernel_checks.cu makes it (relative L2 against float64 under a bound; any non-finite value
+// fails), printed as an "ok" or "FAIL" line that test/cuda-emulation.test.ts reads.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <cstring>
+#include <vector>
+
+class EmulationChecks {
+ public:
+  EmulationChecks(const char* program, int argc, char** argv)
+      : seed_(argc > 1 ? unsigned(std::strtoul(argv[1], nullptr, 10)) : std::random_device{}()), rng_(seed_) {
+    std::printf("%s on the CPU, seed %u\n", program, seed_);
+  }
+
+  std::vector<float> random_floats(size_t count, float scale) {
+    std::normal_distribution<float> normal(0.f, scale);
+    std::vector<float> values(count);
+    for (float& v : values) v = normal(rng_);
+    return values;
+  }
+  std::mt19937& rng() { return rng_; }
+
+  // `out` (converted by `as_double`) against `ref`: relative L2 at most `bound`, every value finite, sizes equal.
+  template <typename E, typename AsDouble>
+  bool report(const std::string& name, const std::vector<E>& out, const std::vector<double>& ref, double bound,
+              AsDouble as_double) {
+    double diff = 0, norm = 0;
+    bool finite = out.size() == ref.size();
+    for (size_t i = 0; i < ref.size() && finite; ++i) {
+      const double value = as_double(out[i]);
+      finite = std::isfinite(value);
+      diff += (value - ref[i]) * (value - ref[i]);
+      norm += ref[i] * ref[i];
+    }
+    const double rel = finite ? std::sqrt(diff / std::max(norm, 1e-30)) : INFINITY;
+    const bool ok = rel <= bound;
+    std::printf("%s %s: rel L2 %.2e (bound %.0e)\n", ok ? "ok  " : "FAIL", name.c_str(), rel, bound);
+    failed_ += ok ? 0 : 1;
+    ++cases_;
+    return ok;
+  }
+  template <typename E>
+  bool report(const std::string& name, const std::vector<E>& out, const std::vector<double>& ref, double bound) {
+    return report(name, out, ref, bound, [](E v) { return double(v); });
+  }
+
+  // A case that holds or not (an exact property: ids, untouched values).
+  bool expect(const std::string& name, bool ok) {
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", name.c_str());
+    failed_ += ok ? 0 : 1;
+    ++cases_;
+    return ok;
+  }
+
+  // The program's exit status: 1 when any case failed.
+  int finish() const {
+    std::printf("%d of %d cases failed\n", failed_, cases_);
+    return failed_ ? 1 : 0;
+  }
+
+ private:
+  unsigned seed_;
+  std::mt19937 rng_;
+  int failed_ = 0, cases_ = 0;
+};
+
+// A buffer of `count` NaN bytes (0xff...): an element the kernel never writes fails its case.
+template <typename E>
+std::vector<E> poisoned(size_t count) {
+  std::vector<E> values(count);
+  std::memset(values.data(), 0xff, count * sizeof(E));
+  return values;
+}
