@@ -25,6 +25,9 @@ const expected: Record<string, {cases: number; paths?: string[]}> = {
   // The plans the decode cases were built to reach: each head grouping, cut and long partitions, one partition.
   decode_attention: {cases: 14, paths: ['8 heads/block', '4 heads/block', '2 heads/block', '1 heads/block', 'x 64-token', 'x 512-token', ' 1 x 256-token', ' 1 x 512-token', '32 lanes/token', '2 lanes/token']},
   head_norm: {cases: 6},
+  moe: {cases: 13},
+  pos_encoding: {cases: 10},
+  sparsemixer: {cases: 3},
 }
 
 const root = repoRoot()

@@ -4,7 +4,9 @@
 // grid block after block with a fiber per CUDA thread. Include it, then the kernels' .cuh, in a program that checks
 // them (one translation unit per program).
 // Fibers run in turn on one OS thread and switch only where a kernel waits for others, so a run is deterministic and
-// fast; what it cannot show is the GPU's memory model (a missing barrier between warps may go unseen).
+// fast. Every other block runs its threads in reverse, so a missing barrier shows when the value read is not yet
+// written in one of the orders (shared memory starts as NaN bytes); what it cannot show is the GPU's memory model
+// (reordered or cached writes between barriers).
 #pragma once
 #undef _FORTIFY_SOURCE  // its longjmp check refuses jumps between stacks
 #include <ucontext.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
+#include <deque>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -155,13 +158,14 @@ using std::min;
 }  // namespace pagedllm::cuda
 #include "../cuda_device_helpers.cuh"
 
-// The fibers: each CUDA thread of a block runs on its own stack, entered once through makecontext; after that, switches
-// are _setjmp / _longjmp (no signal mask, so no system call: swapcontext's made a run minutes long).
+// The fibers: each CUDA thread of a block runs on its own stack, entered once per launch through makecontext; after
+// that, switches are _setjmp / _longjmp (no signal mask, so no system call: swapcontext's made a run minutes long). A
+// fiber runs the kernel once per block: done, it waits at the scheduler until the next block resumes it.
 struct Fiber {
   ucontext_t entry;
   jmp_buf resume;
   std::vector<char> stack = std::vector<char>(64 << 10);
-  bool started = false, done = false;
+  bool has_context = false, started = false, done = false;
 };
 inline jmp_buf scheduler;
 inline Fiber* running;
@@ -170,47 +174,57 @@ inline void yield_to_scheduler() {
 }
 
 // Runs `kernel` over the grid, block after block, `threads` fibers per block resumed in turn until all return;
-// `shared_bytes` of dynamic shared memory (NaN bytes at each launch, so a read of an unwritten float shows). A pass in
+// `shared_bytes` of dynamic shared memory (NaN bytes at each block's start, so a read of an unwritten float shows). A pass in
 // which no thread arrives at a barrier or returns is a deadlock (a barrier some threads never reach): it aborts.
 template <typename Kernel>
 void launch(Dim3 grid, int threads, const Kernel& kernel, size_t shared_bytes = 0) {
   gridDim = grid;
   blockDim = {unsigned(threads), 1, 1};
-  dynamic_shared_memory.assign(shared_bytes, 0xff);
+  dynamic_shared_memory.resize(shared_bytes);
   std::vector<WarpLanes> warps((threads + 31) / 32);
   Barrier block{threads};
   this_block = &block;
-  static std::vector<Fiber> fibers;  // their stacks are kept from launch to launch
+  // Their stacks are kept from launch to launch; a deque, as a ucontext_t points into itself and must never move.
+  static std::deque<Fiber> fibers;
   if (fibers.size() < size_t(threads)) fibers.resize(threads);
   static const Kernel* body;
   body = &kernel;
+  for (int t = 0; t < threads; ++t) {
+    Fiber& fiber = fibers[t];
+    if (!fiber.has_context) getcontext(&fiber.entry);
+    fiber.has_context = true;
+    fiber.started = false;
+    fiber.entry.uc_stack = {fiber.stack.data(), 0, fiber.stack.size()};
+    fiber.entry.uc_link = nullptr;  // a fiber never returns: it waits at the scheduler for the next block
+    makecontext(&fiber.entry, +[] {
+      for (;;) {
+        (*body)();
+        running->done = true;
+        yield_to_scheduler();
+      }
+    }, 0);
+  }
   ucontext_t unused;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x) {
         blockIdx = {x, y, z};
+        std::fill(dynamic_shared_memory.begin(), dynamic_shared_memory.end(), 0xff);
         block = Barrier{threads};
         for (size_t w = 0; w < warps.size(); ++w) {
           warps[w].sync = Barrier{std::min(32, threads - int(w) * 32)};
           std::fill(std::begin(warps[w].exited), std::end(warps[w].exited), false);
         }
-        for (int t = 0; t < threads; ++t) {
-          Fiber& fiber = fibers[t];
-          fiber.started = fiber.done = false;
-          getcontext(&fiber.entry);
-          fiber.entry.uc_stack = {fiber.stack.data(), 0, fiber.stack.size()};
-          fiber.entry.uc_link = nullptr;  // a fiber never returns: it jumps back to the scheduler when done
-          makecontext(&fiber.entry, +[] {
-            (*body)();
-            running->done = true;
-            _longjmp(scheduler, 1);
-          }, 0);
-        }
+        for (int t = 0; t < threads; ++t) fibers[t].done = false;
+        // Every other block runs its threads last to first: a read of another thread's write with no barrier between
+        // them then finds the value unwritten in one of the two orders.
+        const bool descending = (x + y + z) % 2 == 1;
         for (int live = threads; live > 0;) {
           const long arrivals = barrier_arrivals;
           const int was_live = live;
           live = 0;
-          for (int t = 0; t < threads; ++t) {
+          for (int k = 0; k < threads; ++k) {
+            const int t = descending ? threads - 1 - k : k;
             Fiber& fiber = fibers[t];
             if (fiber.done) continue;
             running = &fiber;
