@@ -4,9 +4,10 @@
 #pragma once
 #include <cstdint>
 
-// Dynamic shared memory, sized by the launch: a macro, so the CPU emulation can hand out its own buffer.
+// Dynamic shared memory, sized by the launch (16-byte aligned, for vector loads): a macro, so the CPU emulation can hand
+// out its own buffer.
 #ifndef PAGEDLLM_DYNAMIC_SHARED
-#define PAGEDLLM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define PAGEDLLM_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
 #endif
 
 namespace pagedllm::cuda {

@@ -5,23 +5,11 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "rms_variant_kernels.cuh"
 
 namespace pagedllm::cuda {
 
 namespace {
-
-__global__ void scale_kernel(float* __restrict__ x, size_t count, float factor) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) x[i] *= factor;
-}
-
-template <typename T>
-__global__ void add_to_residual_kernel(float* __restrict__ residual, const float* __restrict__ delta, size_t count, T* __restrict__ out) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
-    const float sum = delta ? residual[i] + delta[i] : residual[i];
-    residual[i] = sum;
-    out[i] = from_float<T>(sum);
-  }
-}
 
 int grid_for(size_t count) { return int(std::min<size_t>(4096, (count + 255) / 256)); }
 

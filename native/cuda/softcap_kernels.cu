@@ -3,14 +3,9 @@
 
 #include "cuda_common.cuh"
 #include "cuda_ops.h"
+#include "softcap_kernels.cuh"
 
 namespace pagedllm::cuda {
-
-// tanhf, not a fast approximation: the CPU reference uses std::tanh.
-__global__ void softcap_kernel(float* __restrict__ x, size_t count, float cap) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x)
-    x[i] = cap * tanhf(x[i] / cap);
-}
 
 void softcap_values(float* x, size_t count, float cap, cudaStream_t stream) {
   if (count == 0) return;
