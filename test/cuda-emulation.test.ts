@@ -26,6 +26,7 @@ const expected: Record<string, {cases: number; paths?: string[]}> = {
   decode_attention: {cases: 14, paths: ['8 heads/block', '4 heads/block', '2 heads/block', '1 heads/block', 'x 64-token', 'x 512-token', ' 1 x 256-token', ' 1 x 512-token', '32 lanes/token', '2 lanes/token']},
   elementwise: {cases: 36},
   head_norm: {cases: 6},
+  layernorm_family: {cases: 24},
   moe: {cases: 13},
   pos_encoding: {cases: 10},
   prefill_attention: {cases: 15},
