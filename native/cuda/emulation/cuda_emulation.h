@@ -15,6 +15,7 @@
 #include <cmath>
 #include <csetjmp>
 #include <deque>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -164,7 +165,8 @@ using std::min;
 struct Fiber {
   ucontext_t entry;
   jmp_buf resume;
-  std::vector<char> stack = std::vector<char>(64 << 10);
+  static constexpr size_t kStackBytes = 64 << 10;
+  std::unique_ptr<char[]> stack{new char[kStackBytes]};  // not zeroed: only the pages a thread uses are touched
   bool has_context = false, started = false, done = false;
 };
 inline jmp_buf scheduler;
@@ -194,7 +196,7 @@ void launch(Dim3 grid, int threads, const Kernel& kernel, size_t shared_bytes = 
     if (!fiber.has_context) getcontext(&fiber.entry);
     fiber.has_context = true;
     fiber.started = false;
-    fiber.entry.uc_stack = {fiber.stack.data(), 0, fiber.stack.size()};
+    fiber.entry.uc_stack = {fiber.stack.get(), 0, Fiber::kStackBytes};
     fiber.entry.uc_link = nullptr;  // a fiber never returns: it waits at the scheduler for the next block
     makecontext(&fiber.entry, +[] {
       for (;;) {
