@@ -14,12 +14,12 @@
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
-#include <deque>
-#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <memory>
 #include <vector>
 
 #define __global__
@@ -27,7 +27,6 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __restrict__ __restrict
 #define __shared__ static  // one block runs at a time, so a function's statics are its block's shared memory
 // A launch's dynamic shared memory: one buffer, sized by launch(), handed to the block that runs.
 inline std::vector<unsigned char> dynamic_shared_memory;

@@ -2,7 +2,7 @@
 // bf16 K/V in a shuffled paged pool, every output against float64 on the same rounded inputs. Checks the logic
 // (indexing, masks, softmax merges, partitions, the reduce), not speed.
 // build: g++ -std=c++17 -O2 -Wno-unknown-pragmas -Inative/include native/cuda/emulation/decode_attention.cpp
-// usage: decode_attention [seed]   (exit 1 on any failed case; test/cuda-decode-emulation.test.ts builds and runs it)
+// usage: decode_attention [seed]   (exit 1 on any failed case; test/cuda-emulation.test.ts builds and runs it)
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
