@@ -6,6 +6,8 @@ import {passesTest} from './jinja-tests.js'
 import {floatFilter, intFilter, roundFilter} from './jinja-number-filters.js'
 import {groupBy} from './jinja-groupby.js'
 import {jsonOptions, pythonJsonDumps} from './jinja-tojson.js'
+import {htmlEscape, namedArgs, textFilter} from './jinja-text-filters.js'
+import {MAX_TEMPLATE_LIST} from './template-budget.js'
 import {
   ArrayValue,
   BooleanValue,
@@ -16,6 +18,7 @@ import {
   type InterpreterSteps,
   type Node,
   PY_VALUES,
+  precomputed,
   pythonIterable,
   pythonStr,
   pythonType,
@@ -25,22 +28,6 @@ import {
   UndefinedValue,
   type Value,
 } from './jinja-values.js'
-
-const HTML_ESCAPES: Record<string, string> = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;'}
-
-/** A filter's arguments by position or keyword, in the order of `names`. */
-function namedArgs(interpreter: InterpreterSteps, argNodes: Node[], environment: Environment, names: string[]): Array<Value | undefined> {
-  const values: Array<Value | undefined> = names.map(() => undefined)
-  argNodes.forEach((node, i) => {
-    if (node.type === 'KeywordArgumentExpression') {
-      const key = String((node as Node & {key: Node}).key.value)
-      const at = names.indexOf(key)
-      if (at < 0) throw new Error(`unexpected keyword argument '${key}'`)
-      values[at] = interpreter.evaluate(node.value as Node, environment)
-    } else values[i] = interpreter.evaluate(node, environment)
-  })
-  return values
-}
 
 function numberOf(value: Value, filter: string): number {
   if (value.type !== 'IntegerValue' && value.type !== 'FloatValue') throw new TypeError(`the '${filter}' filter needs numbers, got ${pythonType(value)}`)
@@ -98,7 +85,7 @@ function stringFilter(interpreter: InterpreterSteps, operand: Value, name: strin
       return PYTHON_STR_METHODS.center!(value, [args()[0] ?? new IntegerValue(80)], PY_VALUES) as Value
     case 'e':
     case 'escape':
-      return new StringValue(value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]!))
+      return new StringValue(htmlEscape(operand))
     case 'striptags':
       return new StringValue(withoutTags(value).split(/\s+/u).filter((word) => word !== '').join(' '))
     case 'wordcount':
@@ -184,14 +171,29 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
       const count = Number(size?.value)
       if (!Number.isInteger(count) || count < 1) throw new Error("the 'batch' filter needs a positive line count")
       const all = items()
+      // fill_with=None fills nothing; a fill past the list limit is refused before it is made.
+      const filling = fill !== undefined && fill.type !== 'NullValue'
+      if (filling && all.length % count !== 0 && count > MAX_TEMPLATE_LIST) throw new RangeError(`batch(${count}) would fill a list past ${MAX_TEMPLATE_LIST} items`)
       const batches: Value[] = []
       for (let at = 0; at < all.length; at += count) {
         const batch = all.slice(at, at + count)
-        while (fill !== undefined && batch.length < count) batch.push(fill)
+        while (filling && batch.length < count) batch.push(fill)
         batches.push(new ArrayValue(batch))
       }
       return new ArrayValue(batches)
     }
+    case 'slice': {
+      const [slices, fill] = namedArgs(interpreter, argNodes, environment, ['slices', 'fill_with'])
+      return sliceInto(items(), slices, fill)
+    }
+    case 'random': {
+      if (argNodes.length > 0) throw new TypeError("the 'random' filter takes no arguments")
+      if (!(operand.type === 'StringValue' || isSequence(operand))) throw new TypeError(`the 'random' filter needs a sequence, got ${pythonType(operand)}`)
+      const all = items()
+      return all.length === 0 ? new UndefinedValue() : all[Math.floor(Math.random() * all.length)]!
+    }
+    case 'attr':
+      return attributeFilter(interpreter, operand, namedArgs(interpreter, argNodes, environment, ['name'])[0], environment)
     case 'sum': {
       const [attribute, start] = namedArgs(interpreter, argNodes, environment, ['attribute', 'start'])
       let total: number = start === undefined ? 0 : numberOf(start, name)
@@ -228,7 +230,37 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
     case 'd':
       return interpreter.applyFilter(operand, argNodes.length === 0 ? {type: 'Identifier', value: 'default'} : {type: 'CallExpression', callee: {type: 'Identifier', value: 'default'}, args: argNodes}, environment)
   }
-  return stringFilter(interpreter, operand, name, argNodes, environment)
+  return textFilter(interpreter, operand, name, argNodes, environment) ?? stringFilter(interpreter, operand, name, argNodes, environment)
+}
+
+/** jinja2's do_slice: the items in `slices` columns, the first ones one longer; the others get `fill_with` (None: nothing). */
+function sliceInto(all: Value[], slices: Value | undefined, fill: Value | undefined): Value {
+  if (slices?.type !== 'IntegerValue' && slices?.type !== 'BooleanValue') throw new TypeError(`the 'slice' filter needs an int count, got ${slices === undefined ? 'nothing' : pythonType(slices)}`)
+  const count = Number(slices.value)
+  if (count === 0) throw new Error('ZeroDivisionError: integer division or modulo by zero')
+  if (count > MAX_TEMPLATE_LIST) throw new RangeError(`slice(${count}) would make more than ${MAX_TEMPLATE_LIST} lists`)
+  const perSlice = Math.floor(all.length / count)
+  const withExtra = all.length - perSlice * count
+  const columns: Value[] = []
+  let offset = 0
+  for (let i = 0; i < count; i++) {
+    const start = offset + i * perSlice
+    if (i < withExtra) offset++
+    const column = all.slice(start, offset + (i + 1) * perSlice)
+    if (fill !== undefined && fill.type !== 'NullValue' && i >= withExtra) column.push(fill)
+    columns.push(new ArrayValue(column))
+  }
+  return new ArrayValue(columns)
+}
+
+/** jinja2's do_attr: getattr only, never an item (a dict's key is not an attribute): methods, named tuple fields; else Undefined. */
+function attributeFilter(interpreter: InterpreterSteps, operand: Value, name: Value | undefined, environment: Environment): Value {
+  const attribute = name === undefined ? '' : pythonStr(name)
+  const field = tupleField(operand, attribute)
+  if (field !== undefined) return field
+  const method = isMapping(operand) ? ['items', 'keys', 'values', 'get'].includes(attribute) : operand.type === 'StringValue' ? attribute in PYTHON_STR_METHODS || (operand as Value & {builtins: Map<string, Value>}).builtins.has(attribute) : isSequence(operand) && ['index', 'count'].includes(attribute)
+  if (!method) return new UndefinedValue()
+  return interpreter.evaluateMemberExpression({type: 'MemberExpression', object: precomputed(operand), property: {type: 'Identifier', value: attribute}, computed: false}, environment)
 }
 
 /**

@@ -38,6 +38,22 @@ export function intFilter(value: Value, fallback: Value | undefined, base: Value
   return new IntegerValue(Math.trunc(number))
 }
 
+/** Python's float(value) where a filter needs one (filesizeformat): numbers, numeric strings; ValueError / TypeError otherwise. */
+export function floatOfValue(value: Value): number {
+  const number = floatOf(value)
+  if (number !== null) return number
+  throw value.type === 'StringValue' ? new Error(`ValueError: could not convert string to float: ${JSON.stringify(value.value)}`) : new TypeError(`float() argument must be a string or a real number, not '${pythonType(value)}'`)
+}
+
+/** Python's f'{x:.{digits}f}': the exact binary value rounded half to even (JavaScript's toFixed rounds ties up, and writes 1e21 and past with an exponent). */
+export function pythonFixed(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf'
+  if (Math.abs(x) >= 1e21) return (x < 0 ? '-' : '') + BigInt(Math.abs(x)).toString() + (digits > 0 ? '.' + '0'.repeat(digits) : '')
+  const text = pythonRound(x, Math.min(digits, 100)).toFixed(Math.min(digits, 100))
+  const sign = Object.is(x, -0) || (x < 0 && !text.startsWith('-')) ? '-' : ''
+  return sign + text + '0'.repeat(Math.max(0, digits - 100))
+}
+
 /** jinja2's do_float: float(value), else the default (0.0). */
 export function floatFilter(value: Value, fallback: Value | undefined): Value {
   const number = floatOf(value)

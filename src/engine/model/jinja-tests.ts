@@ -52,6 +52,21 @@ const TESTS: Record<string, Test> = {
   gt: (value, [other]) => lessThan(other!, value),
   ge: (value, [other]) => lessThan(other!, value) || pythonEquals(value, other!),
 }
+/** jinja2's builtin filters (and transformers' tojson), for `is filter`. */
+const FILTER_NAMES = new Set(('abs attr batch capitalize center count d default dictsort e escape filesizeformat first float forceescape format groupby indent int items join last length list lower map max min pprint random reject rejectattr replace reverse round safe select selectattr slice sort string striptags sum title tojson trim truncate unique upper urlencode urlize wordcount wordwrap xmlattr').split(' '))
+/** jinja2's builtin tests, for `is test` (the aliases below included). */
+const TEST_NAMES = new Set(('boolean callable defined divisibleby eq equalto escaped even false filter float ge greaterthan gt in integer iterable le lessthan lower lt mapping ne none number odd sameas sequence string test true undefined upper == != < <= > >=').split(' '))
+
+/** `name in environment.filters` (or tests): a str is looked up, other hashable values are absent, a list or dict is a TypeError. */
+function namesOne(names: Set<string>): Test {
+  return (value) => {
+    if (value.type === 'ArrayValue' || isMapping(value)) throw new TypeError(`unhashable type: '${pythonType(value)}'`)
+    return value.type === 'StringValue' && names.has(value.value as string)
+  }
+}
+TESTS.filter = namesOne(FILTER_NAMES)
+TESTS.test = namesOne(TEST_NAMES)
+
 const ALIASES: Record<string, string> = {equalto: 'eq', '==': 'eq', '!=': 'ne', lessthan: 'lt', '<': 'lt', '<=': 'le', greaterthan: 'gt', '>': 'gt', '>=': 'ge'}
 
 /** Whether `value` passes jinja2's test `name` with these arguments (select, reject, selectattr, rejectattr, `is`). */

@@ -1,0 +1,57 @@
+// jinja2's filters added for parity (slice, filesizeformat, urlencode, wordwrap, xmlattr, forceescape, indent's forms,
+// attr, random, the `filter` / `test` tests) and line breaks in the source read as jinja2's lexer reads them. Each
+// template was rendered by transformers' jinja2 environment (scripts/jinja2_transformers_env.py) and its output is
+// written next to it.
+import assert from 'node:assert/strict'
+import {describe, it} from 'node:test'
+import {ChatTemplate} from '../src/engine/model/chat-template.js'
+import {InvalidRequestError} from '../src/engine/errors.js'
+
+const render = (source: string, variables: Record<string, unknown> = {}) => new ChatTemplate(source).render([{role: 'user', content: 'hi'}], {}, {variables})
+
+/** [what, template, variables, jinja2's output]. */
+const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> = [
+  ["slice: columns, the first ones one longer, fill_with on the others", "{{ [1, 2, 3, 4, 5]|slice(2)|list }}|{{ [1, 2, 3, 4, 5]|slice(3, 0)|list }}|{{ 'abcde'|slice(2)|list }}|{{ [1, 2]|slice(4, 'x')|list }}|{{ [1, 2, 3]|slice(2, none)|list }}|{{ [1, 2]|slice(-1)|list }}|{% for col in [1, 2, 3]|slice(2) %}<{{ col|join(',') }}>{% endfor %}", {}, "[[1, 2, 3], [4, 5]]|[[1, 2], [3, 4], [5, 0]]|[['a', 'b', 'c'], ['d', 'e']]|[[1], [2], ['x'], ['x']]|[[1, 2], [3]]|[]|<1,2><3>"],
+  ["batch with fill_with=None fills nothing", "{{ [1, 2, 3]|batch(2, none)|list }}|{{ [1, 2, 3]|batch(2, 'x')|list }}", {}, "[[1, 2], [3]]|[[1, 2], [3, 'x']]"],
+  ["filesizeformat: decimal and binary units, Byte(s), float(value), half-even rounding", "{{ 123456789|filesizeformat }}|{{ 1000|filesizeformat(true) }}|{{ 1|filesizeformat }}|{{ 0|filesizeformat }}|{{ -5|filesizeformat }}|{{ 999.9|filesizeformat }}|{{ 1250|filesizeformat }}|{{ 1350|filesizeformat }}|{{ 1024|filesizeformat(binary=true) }}|{{ 1e30|filesizeformat }}|{{ '2048'|filesizeformat }}|{{ true|filesizeformat }}|{{ 'inf'|filesizeformat }}|{{ 'nan'|filesizeformat }}", {}, "123.5 MB|1000 Bytes|1 Byte|0 Bytes|-5 Bytes|999 Bytes|1.2 kB|1.4 kB|1.0 KiB|1000000.0 YB|2.0 kB|1 Byte|inf YB|nan YB"],
+  ["urlencode: a string quoted (/ kept), a dict or pairs as a query string", "{{ 'a b&c/d?é'|urlencode }}|{{ {'a': 'x y', 'b': 1, 'c/d': none}|urlencode }}|{{ [('a', 1), ['b', 'c d']]|urlencode }}|{{ ['ab']|urlencode }}|{{ 5|urlencode }}|{{ none|urlencode }}|{{ u|urlencode }}|{{ true|urlencode }}", {}, "a%20b%26c/d%3F%C3%A9|a=x+y&b=1&c%2Fd=None|a=1&b=c+d|a=b|5|None||True"],
+  ["wordwrap as textwrap.wrap: hyphens, em-dashes, long words, paragraphs, wrapstring", "{{ 'one two three four'|wordwrap(7) }}|{{ 'a-very-long-hyphenated-word and more'|wordwrap(10) }}|{{ 'abcdefghijklmnop qr'|wordwrap(5) }}|{{ 'abcdefghijklmnop qr'|wordwrap(5, false) }}|{{ 'line one\nline two is longer than that'|wordwrap(10, wrapstring='<br>') }}|{{ 'well--known fact -- is   here'|wordwrap(6) }}|{{ '  lead  and trail  '|wordwrap(5) }}|{{ 'a-b-c-d-e-f-g'|wordwrap(3, break_on_hyphens=false) }}|{{ 'a\n\nb c d'|wordwrap(3, wrapstring='/') }}|{{ 'Über-naïve café—ok 12-34 x-y-z'|wordwrap(6) }}", {}, "one two\nthree\nfour|a-very-\nlong-hyphe\nnated-word\nand more|abcde\nfghij\nklmno\np qr|abcdefghijklmnop\nqr|line one<br>line two<br>is longer<br>than that|well--\nknown\nfact\n-- is\nhere|lead\nand\ntrail|a-b\n-c-\nd-e\n-f-\ng|a//b c/d|Über-\nnaïve \ncafé—o\nk\n12-34\nx-y-z"],
+  ["xmlattr and forceescape", "{{ {'a': 1, 'b': 'x\"y', 'c': none, 'd': u, 'e': [1, '<']}|xmlattr }}|{{ {'a': 1}|xmlattr(false) }}|{{ {}|xmlattr }}|{{ s|forceescape }}|{{ '<&>'|forceescape }}|{{ 5|forceescape }}|{{ u|forceescape }}", {"s": "it's"}, " a=\"1\" b=\"x&#34;y\" e=\"[1, &#39;&lt;&#39;]\"|a=\"1\"||it&#39;s|&lt;&amp;&gt;|5|"],
+  ["indent: a string width, first, blank, Python's line breaks", "{{ 'a\nb'|indent('--', true) }}|{{ 'a\r\nb\rc\u000bd'|indent(2) }}|{{ 'a\nb'|indent(true) }}|{{ 'a\n\nb\n'|indent(1, blank=true) }}|{{ 'a\n\nb\n'|indent(1) }}|{{ ''|indent(2, true) }}|{{ 'a'|indent(-2, true) }}", {}, "--a\n--b|a\n  b\n  c\n  d|a\n b|a\n \n b\n |a\n\n b\n|  |a"],
+  ["attr reads attributes, never items; is filter / is test look names up", "{{ 'hello'|attr('upper') is callable }}|{{ {'a': 1}|attr('a') is defined }}|{{ {'a': 1}|attr('items') is callable }}|{{ 'odd' is test }} {{ 'upper' is filter }} {{ 'nope' is filter }} {{ 3 is filter }} {{ 'tojson' is filter }} {{ 'equalto' is test }}|{{ [1, 2]|random in [1, 2] }}|{{ []|random is defined }}", {}, "True|False|True|True True False False True True|True|False"],
+  ["\\r\\n and \\r line breaks read as \\n (trim_blocks and lstrip_blocks too)", "a\r\n{% if true %}\r\nb\r\n  {% endif %}\r\nc\r{% if true %}\rd\r{% endif %}\r{{ 'e\r\nf' }}|{% raw %}x\r\ny{% endraw %}\r\n\r\n", {}, "a\nb\nc\nd\ne\nf|x\ny"],
+]
+
+/** Templates jinja2 refuses (its error in the comment); ours must be a 400 too, never a render. */
+const JINJA2_ERRORS = [
+  '{{ 5|wordwrap }}', // AttributeError: 'int' object has no attribute 'splitlines'
+  '{{ u|wordwrap }}', // UndefinedError
+  "{{ 'x'|wordwrap(0) }}", // ValueError: invalid width 0 (must be > 0)
+  '{{ 5|indent }}', // TypeError: unsupported operand type(s) for +=: 'int' and 'str'
+  '{{ u|indent }}', // UndefinedError
+  "{{ 'a'|indent(2.5) }}", // TypeError: can't multiply sequence by non-int of type 'float'
+  "{{ {'a b': 1}|xmlattr }}", // ValueError: Invalid character in attribute name: 'a b'
+  '{{ [1]|xmlattr }}', // AttributeError: 'list' object has no attribute 'items'
+  '{{ [1, 2]|slice(0)|list }}', // ZeroDivisionError
+  "{{ 'x'|filesizeformat }}", // ValueError: could not convert string to float: 'x'
+  '{{ none|filesizeformat }}', // TypeError: float() argument must be a string or a real number
+  "{{ '-inf'|filesizeformat }}", // OverflowError: cannot convert float infinity to integer
+  "{{ ['abc']|urlencode }}", // ValueError: too many values to unpack (expected 2)
+  '{{ [1]|urlencode }}', // TypeError: cannot unpack non-iterable int object
+  '{{ [1]|random(2) }}', // TypeError: do_random() takes 2 positional arguments but 3 were given
+  '{{ [1] is filter }}', // TypeError: unhashable type: 'list'
+]
+
+describe('jinja2 filters and source forms render as jinja2 renders them', () => {
+  for (const [what, source, variables, jinja2] of JINJA2_RENDERS) it(what, () => assert.equal(render(source, variables), jinja2))
+
+  it('the templates jinja2 refuses are refused', () => {
+    for (const source of JINJA2_ERRORS) assert.throws(() => render(source), InvalidRequestError, source)
+  })
+
+  it('slice and batch refuse to make more lists or fill than a template list may hold', () => {
+    assert.throws(() => render('{{ [1]|slice(100000000)|list|length }}'), /slice\(100000000\)/)
+    assert.throws(() => render("{{ [1]|batch(100000000, 'x')|list|length }}"), /batch\(100000000\)/)
+    assert.throws(() => render("{{ 'a b'|wordwrap(1, wrapstring=w) }}", {w: 'x'.repeat(6_000_000)}), /wrapstring/)
+  })
+})
