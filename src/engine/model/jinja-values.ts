@@ -35,6 +35,7 @@ export interface InterpreterSteps {
   evaluateMemberExpression(node: Node, environment: Environment): Value
   evaluateFor(node: Node, environment: Environment): Value
   evaluateTestExpression(node: Node, environment: Environment): Value
+  evaluateSet(node: Node, environment: Environment): Value
   evaluateArguments(args: Node[], environment: Environment): [Value[], Map<string, Value>]
 }
 

