@@ -8,18 +8,21 @@ import {groupBy} from './jinja-groupby.js'
 import {jsonOptions, pythonJsonDumps} from './jinja-tojson.js'
 import {htmlEscape, namedArgs, textFilter} from './jinja-text-filters.js'
 import {MAX_TEMPLATE_LIST} from './template-budget.js'
+import {exactInt, intToFloat, intValue, isBigInt} from './jinja-big-ints.js'
 import {
   ArrayValue,
   BooleanValue,
   FloatValue,
   IntegerValue,
   isMapping,
+  isNumber,
   isSequence,
   type InterpreterSteps,
   type Node,
   PY_VALUES,
   precomputed,
   pythonIterable,
+  pythonOrder,
   pythonStr,
   pythonType,
   StringValue,
@@ -29,9 +32,13 @@ import {
   type Value,
 } from './jinja-values.js'
 
-function numberOf(value: Value, filter: string): number {
-  if (value.type !== 'IntegerValue' && value.type !== 'FloatValue') throw new TypeError(`the '${filter}' filter needs numbers, got ${pythonType(value)}`)
-  return value.value as number
+/** Python's a + b for the numbers sum() adds: ints (and bools) exactly (jinja-big-ints.ts), anything with a float as floats. */
+function addNumbers(a: Value, b: Value): Value {
+  if (!isNumber(a) || !isNumber(b)) throw new TypeError(`unsupported operand type(s) for +: '${pythonType(a)}' and '${pythonType(b)}'`)
+  const [x, y] = [exactInt(a), exactInt(b)]
+  if (x !== null && y !== null) return intValue(x + y)
+  const float = (value: Value) => (isBigInt(value) ? intToFloat(exactInt(value)!) : Number(value.value))
+  return new FloatValue(float(a) + float(b))
 }
 
 /** item.attribute or item['attribute'], as jinja2's attribute= arguments read it (dots go deeper); Undefined when missing. */
@@ -196,22 +203,36 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
       return attributeFilter(interpreter, operand, namedArgs(interpreter, argNodes, environment, ['name'])[0], environment)
     case 'sum': {
       const [attribute, start] = namedArgs(interpreter, argNodes, environment, ['attribute', 'start'])
-      let total: number = start === undefined ? 0 : numberOf(start, name)
-      let float = start?.type === 'FloatValue'
-      for (const item of items()) {
-        const value = attribute === undefined ? item : attributeOf(item, String(attribute.value))
-        total += numberOf(value, name)
-        float ||= value.type === 'FloatValue'
-      }
-      return float ? new FloatValue(total) : new IntegerValue(total)
+      let total = start ?? new IntegerValue(0)
+      for (const item of items()) total = addNumbers(total, attribute === undefined ? item : attributeOf(item, String(attribute.value)))
+      return total
     }
     case 'min':
     case 'max': {
-      const [, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
+      const [caseSensitive, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
       const list = items()
       if (list.length === 0) return new UndefinedValue()
-      const key = (item: Value) => (attribute === undefined ? item : attributeOf(item, String(attribute.value))).value as number | string
-      return list.reduce((best, item) => ((name === 'min' ? key(item) < key(best) : key(item) > key(best)) ? item : best))
+      // Python's min / max by Python's ordering, strings compared lowercased unless case_sensitive; the first of equals wins.
+      const key = (item: Value) => {
+        const value = attribute === undefined ? item : attributeOf(item, String(attribute.value))
+        return value.type === 'StringValue' && !(caseSensitive !== undefined && truthy(caseSensitive)) ? new StringValue((value.value as string).toLowerCase()) : value
+      }
+      const better = (item: Value, best: Value) => pythonOrder(key(item), key(best), name === 'min' ? '<' : '>') * (name === 'min' ? 1 : -1) < 0
+      return list.reduce((best, item) => (better(item, best) ? item : best))
+    }
+    case 'unique': {
+      const [caseSensitive, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
+      const seen = new Set<string>()
+      return new ArrayValue(items().filter((item) => {
+        const value = attribute === undefined ? item : attributeOf(item, String(attribute.value))
+        const key = hashKey(value.type === 'StringValue' && !(caseSensitive !== undefined && truthy(caseSensitive)) ? new StringValue((value.value as string).toLowerCase()) : value)
+        return !seen.has(key) && seen.add(key) !== undefined
+      }))
+    }
+    case 'abs': {
+      if (!isNumber(operand)) throw new TypeError(`bad operand type for abs(): '${pythonType(operand)}'`)
+      const exact = exactInt(operand)
+      return exact === null ? new FloatValue(Math.abs(operand.value as number)) : intValue(exact < 0n ? -exact : exact)
     }
     case 'int': {
       const [fallback, base] = namedArgs(interpreter, argNodes, environment, ['default', 'base'])
@@ -231,6 +252,18 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
       return interpreter.applyFilter(operand, argNodes.length === 0 ? {type: 'Identifier', value: 'default'} : {type: 'CallExpression', callee: {type: 'Identifier', value: 'default'}, args: argNodes}, environment)
   }
   return textFilter(interpreter, operand, name, argNodes, environment) ?? stringFilter(interpreter, operand, name, argNodes, environment)
+}
+
+/** A key equal for values Python's set takes as one (1, 1.0 and True; equal tuples); a list or dict is unhashable. */
+function hashKey(value: Value): string {
+  if (isNumber(value)) {
+    const exact = exactInt(value) ?? (Number.isInteger(value.value) ? BigInt(value.value as number) : null)
+    return exact === null ? `f${String(value.value)}` : `i${exact}`
+  }
+  if (value.type === 'StringValue') return `s${value.value as string}`
+  if (value.type === 'TupleValue') return `t${JSON.stringify((value.value as Value[]).map(hashKey))}`
+  if (value.type === 'NullValue' || value.type === 'UndefinedValue') return value.type
+  throw new TypeError(`unhashable type: '${pythonType(value)}'`)
 }
 
 /** jinja2's do_slice: the items in `slices` columns, the first ones one longer; the others get `fill_with` (None: nothing). */

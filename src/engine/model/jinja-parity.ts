@@ -4,6 +4,7 @@
 // methods, and jinja2's filters and tests (jinja-filters.ts, jinja-tests.ts).
 import {Environment, Interpreter} from '@huggingface/jinja'
 import {evaluateChain, isChainLink} from './jinja-comparison-chains.js'
+import {exactInt, intArithmetic, intToFloat, intValue, isBigInt} from './jinja-big-ints.js'
 import {extraFilter} from './jinja-filters.js'
 import {passesTest} from './jinja-tests.js'
 import {pythonPercentFormat} from './python-percent-format.js'
@@ -154,6 +155,12 @@ parity.evaluateBinaryExpression = function (node, environment) {
   // Python's bool is an int in arithmetic (1 + True == 2, 'ab' * True == 'ab'); the library refuses it.
   if (ARITHMETIC.has(operator) && (left.type === 'BooleanValue' || right.type === 'BooleanValue') && ((isNumber(left) && isNumber(right)) || operator === '*'))
     [left, right] = [left, right].map((value) => (value.type === 'BooleanValue' ? new IntegerValue(value.value ? 1 : 0) : value)) as [Value, Value]
+  if (ARITHMETIC.has(operator)) {
+    // Ints as Python's, unbounded (jinja-big-ints.ts); a big int meeting a float becomes one (OverflowError past the largest).
+    const exact = intArithmetic(operator, left, right)
+    if (exact !== null) return exact
+    for (const side of [left, right]) if (isBigInt(side) && isNumber(left) && isNumber(right)) intToFloat(exactInt(side)!)
+  }
   // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
   if (['<', '>', '<=', '>='].includes(operator)) {
     const order = pythonOrder(left, right, operator)
@@ -205,6 +212,15 @@ parity.evaluateBinaryExpression = function (node, environment) {
   if (operator === '+' && (left.type === 'StringValue') !== (right.type === 'StringValue') && left.type !== 'UndefinedValue' && right.type !== 'UndefinedValue')
     throw new TypeError(left.type === 'StringValue' ? `can only concatenate str (not "${pythonType(right)}") to str` : `unsupported operand type(s) for +: '${pythonType(left)}' and 'str'`)
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
+}
+
+// -x and +x of an int past 2^53 keep it exact (the library negates the double).
+parity.evaluateUnaryExpression = function (node, environment) {
+  const operator = (node as Node & {operator: {value: string}}).operator.value
+  if (operator !== '-' && operator !== '+') return library.evaluateUnaryExpression.call(this, node, environment)
+  const argument = this.evaluate((node as Node & {argument: Node}).argument, environment)
+  if (isBigInt(argument)) return intValue(operator === '-' ? -exactInt(argument)! : exactInt(argument)!)
+  return library.evaluateUnaryExpression.call(this, {...node, argument: precomputed(argument)} as Node, environment)
 }
 
 // Statements print what they render; an expression's value prints as Python's str() (None, True, [1, 'a']).

@@ -4,6 +4,8 @@
 // placeholder items that restoreTuples takes out of the parsed TupleLiteral. A macro's parameters may not end in a
 // comma (jinja2's syntax error; the library would accept it).
 
+import {visitNodes} from './jinja-values.js'
+
 type Token = {value: string; type: string}
 
 /** A name no template can write (the lexer reads no NUL), standing for "no item" in a tuple. */
@@ -152,16 +154,8 @@ export function withTupleForms(tokens: Token[]): Token[] {
 
 /** Takes the placeholders out of every parsed TupleLiteral (a one-item or empty tuple). */
 export function restoreTuples(root: unknown): void {
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const value = stack.pop()
-    if (Array.isArray(value)) stack.push(...(value as unknown[]))
-    else if (value instanceof Map) stack.push(...value.keys(), ...value.values())
-    else if (value !== null && typeof value === 'object') {
-      const node = value as {type?: string; value?: unknown}
-      if (node.type === 'TupleLiteral' && Array.isArray(node.value))
-        node.value = (node.value as Array<{type: string; value: unknown}>).filter((item) => !(item.type === 'Identifier' && item.value === PLACEHOLDER))
-      for (const field of Object.values(node)) if (field !== null && typeof field === 'object') stack.push(field)
-    }
-  }
+  visitNodes(root, (node) => {
+    if (node.type === 'TupleLiteral' && Array.isArray(node.value))
+      node.value = (node.value as Array<{type: string; value: unknown}>).filter((item) => !(item.type === 'Identifier' && item.value === PLACEHOLDER))
+  })
 }

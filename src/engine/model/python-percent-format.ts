@@ -1,4 +1,6 @@
 // Python's printf-style `format % values`, as jinja2's |format filter runs it ("%s" | format(x), "%(name)s" | format(name=x)).
+import {exactInt, intText} from './jinja-big-ints.js'
+import {pythonFixed} from './jinja-number-filters.js'
 import {isNumber, pythonStr, type Value} from './jinja-values.js'
 import {MAX_TEMPLATE_STRING} from './template-budget.js'
 
@@ -8,20 +10,26 @@ const SPEC = /%(?:\(([^)]*)\))?([-+ 0#]*)(\d+|\*)?(?:\.(\d+))?([diouxXeEfFgGcrsa
 function formatNumber(value: Value, conversion: string, flags: string, precision: number | undefined): string {
   if (!isNumber(value)) throw new TypeError(`%${conversion} format: a real number is required, not ${value.type}`)
   const number = Number(value.value)
+  // The integer conversions of an int are exact, one past 2^53 included (jinja-big-ints.ts); a float's is truncated.
+  const integer = () => {
+    if (!Number.isFinite(number) && exactInt(value) === null) throw new Error(Number.isNaN(number) ? 'ValueError: cannot convert float NaN to integer' : 'OverflowError: cannot convert float infinity to integer')
+    const exact = exactInt(value) ?? BigInt(Math.trunc(number))
+    return exact < 0n ? -exact : exact
+  }
   let body: string
   switch (conversion) {
     case 'd':
     case 'i':
     case 'u':
-      body = String(Math.trunc(Math.abs(number)))
+      body = intText(integer())
       break
     case 'x':
     case 'X':
-      body = Math.trunc(Math.abs(number)).toString(16)
+      body = integer().toString(16)
       if (conversion === 'X') body = body.toUpperCase()
       break
     case 'o':
-      body = Math.trunc(Math.abs(number)).toString(8)
+      body = integer().toString(8)
       break
     case 'e':
     case 'E': {
@@ -35,7 +43,7 @@ function formatNumber(value: Value, conversion: string, flags: string, precision
       body = String(Number(Math.abs(number).toPrecision(precision === 0 ? 1 : (precision ?? 6))))
       break
     default:
-      body = Math.abs(number).toFixed(precision ?? 6)
+      body = pythonFixed(Math.abs(number), precision ?? 6)
   }
   const sign = number < 0 || Object.is(number, -0) ? '-' : flags.includes('+') ? '+' : flags.includes(' ') ? ' ' : ''
   return sign + body
