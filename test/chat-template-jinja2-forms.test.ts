@@ -24,6 +24,8 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["bare tuples where jinja2 reads them: print, set, a loop's iterable, if", "{{ 1, 2 }}|{{ n, }}|{% set x = 1, %}{{ x }}|{% set y = (1, 2), %}{{ y }}|{% for x in 1, 2 %}{{ x }}{% endfor %}|{% for x in 1, 2, %}{{ x }}{% endfor %}|{% for x in (1, 2,) if x > 1 %}{{ x }}{% endfor %}|{% if 0, %}t{% endif %}", {"n": 3}, "(1, 2)|(3,)|(1,)|((1, 2),)|12|12|2|t"],
   ["tuples join and repeat as tuples", "{{ (1,) + (2,) }}|{{ (1, 2) + (3,) }}|{{ (1,) * 2 }}|{{ 2 * (1, 2) }}|{{ (1, 2) * 0 }}|{{ (1,) == [1] }}|{{ () == () }}", {}, "(1, 2)|(1, 2, 3)|(1, 1)|(1, 2, 1, 2)|()|False|True"],
   ["unpacking strings, dicts and nested targets in set and for", "{% set a, b = 'xy' %}{{ b }}{{ a }}|{% for a, b in ['xy', 'zw'] %}{{ b }}{{ a }}{% endfor %}|{% for a, b in {'ab': 1, 'cd': 2} %}{{ a }}{% endfor %}|{% set a, (b, c) = 1, 'xy' %}{{ a }}{{ b }}{{ c }}|{% for a, (b, c) in [(1, 'xy'), (2, 'zw')] %}{{ a }}{{ b }}{{ c }};{% endfor %}|{% for x, y in 'ab', 'cd' %}{{ y }}{{ x }}{% endfor %}", {}, "yx|yxwz|ac|1xy|1xy;2zw;|badc"],
+  ["sort as sorted(): stable, case-blind unless case_sensitive, by several attributes, reverse; exact for big ints", "{{ ['b', 'A', 'a', 'B']|sort }}|{{ ['b', 'A', 'a', 'B']|sort(case_sensitive=true) }}|{{ ['b', 'A', 'a', 'B']|sort(reverse=true) }}|{{ rows|sort(attribute='n,k')|map(attribute='k')|join }}|{{ [99999999999999999999 + 3, 10**20]|sort }}|{{ {'b': 1, 'a': 2}|sort }}", {"rows": [{"k": "b", "n": 2}, {"k": "a", "n": 2}, {"k": "c", "n": 1}]}, "['A', 'a', 'b', 'B']|['A', 'B', 'a', 'b']|['b', 'B', 'A', 'a']|cab|[100000000000000000000, 100000000000000000002]|['a', 'b']"],
+  ["keyword widths, a zero's sign and Undefined's callability as jinja2's", "{{ 'ab'|center(width=6) }}|{{ (-0.5)|round(-2) }}|{{ u is callable }}|{{ {}.x is callable }}", {}, "  ab  |-0.0|True|True"],
 ]
 
 /** Templates jinja2 refuses (its error in the comment); ours must be a 400 too, never a render. */
@@ -53,6 +55,11 @@ const JINJA2_ERRORS = [
   '{% for a, b in [1] %}{% endfor %}', // TypeError: cannot unpack non-iterable int object
   '{% for x in [1] if x > 1, %}{{ x }}{% endfor %}', // TemplateSyntaxError: expected token 'end of statement block', got ','
   '{{ (,) }}', // TemplateSyntaxError: unexpected ','
+  "{{ '%x' % 2.5 }}", // TypeError: %x format: an integer is required, not float
+  "{{ 2.5|round('ceil') }}", // TypeError: 'str' object cannot be interpreted as an integer
+  '{{ 2.5|round(1, precision=2) }}', // TypeError: do_round() got multiple values for argument 'precision'
+  "{{ u|attr('upper') is defined }}", // UndefinedError: 'u' is undefined
+  "{{ [1, 'a']|sort }}", // TypeError: '<' not supported between instances of 'str' and 'int'
 ]
 
 describe('jinja2 filters, tuples and source forms render as jinja2 renders them', () => {

@@ -89,7 +89,7 @@ function stringFilter(interpreter: InterpreterSteps, operand: Value, name: strin
     case 'title':
       return new StringValue(title(value))
     case 'center':
-      return PYTHON_STR_METHODS.center!(value, [args()[0] ?? new IntegerValue(80)], PY_VALUES) as Value
+      return PYTHON_STR_METHODS.center!(value, [namedArgs(interpreter, argNodes, environment, ['width'])[0] ?? new IntegerValue(80)], PY_VALUES) as Value
     case 'e':
     case 'escape':
       return new StringValue(htmlEscape(operand))
@@ -220,6 +220,22 @@ export function extraFilter(interpreter: InterpreterSteps, operand: Value, name:
       const better = (item: Value, best: Value) => pythonOrder(key(item), key(best), name === 'min' ? '<' : '>') * (name === 'min' ? 1 : -1) < 0
       return list.reduce((best, item) => (better(item, best) ? item : best))
     }
+    case 'sort': {
+      // sorted(value, key=..., reverse=...): Python's ordering (stable, exact for big ints), strings case-blind unless
+      // case_sensitive, by one attribute or several ('a,b').
+      const [reverse, caseSensitive, attribute] = namedArgs(interpreter, argNodes, environment, ['reverse', 'case_sensitive', 'attribute'])
+      const caseBlind = !(caseSensitive !== undefined && truthy(caseSensitive))
+      const paths = attribute === undefined ? [null] : pythonStr(attribute).split(',')
+      const keyOf = (item: Value) =>
+        paths.map((path) => {
+          const value = path === null ? item : attributeOf(item, path)
+          return caseBlind && value.type === 'StringValue' ? new StringValue((value.value as string).toLowerCase()) : value
+        })
+      const sign = reverse !== undefined && truthy(reverse) ? -1 : 1
+      const keyed = items().map((item) => ({item, key: keyOf(item)}))
+      keyed.sort((a, b) => sign * (a.key.map((part, i) => pythonOrder(part, b.key[i]!)).find((order) => order !== 0) ?? 0))
+      return new ArrayValue(keyed.map(({item}) => item))
+    }
     case 'unique': {
       const [caseSensitive, attribute] = namedArgs(interpreter, argNodes, environment, ['case_sensitive', 'attribute'])
       const seen = new Set<string>()
@@ -288,6 +304,7 @@ function sliceInto(all: Value[], slices: Value | undefined, fill: Value | undefi
 
 /** jinja2's do_attr: getattr only, never an item (a dict's key is not an attribute): methods, named tuple fields; else Undefined. */
 function attributeFilter(interpreter: InterpreterSteps, operand: Value, name: Value | undefined, environment: Environment): Value {
+  if (operand.type === 'UndefinedValue') throw new Error('UndefinedError: an undefined value has no attributes')
   const attribute = name === undefined ? '' : pythonStr(name)
   const field = tupleField(operand, attribute)
   if (field !== undefined) return field

@@ -75,7 +75,8 @@ function pythonRound(x: number, digits: number): number {
   if (digits < 0) {
     const scale = 10 ** -digits
     const [floor, rest] = [Math.floor(x / scale), x / scale - Math.floor(x / scale)]
-    return (rest > 0.5 || (rest === 0.5 && floor % 2 !== 0) ? floor + 1 : floor) * scale
+    const rounded = (rest > 0.5 || (rest === 0.5 && floor % 2 !== 0) ? floor + 1 : floor) * scale
+    return rounded === 0 && (x < 0 || Object.is(x, -0)) ? -0 : rounded // Python keeps the sign of a zero
   }
   // toFixed(100) is the exact decimal of the double (to 100 places): a tie only where every digit after the kept ones is 5 then 0s.
   const exact = Math.abs(x).toFixed(100)
@@ -104,6 +105,7 @@ function roundInt(n: bigint, digits: number): Value {
 /** jinja2's do_round(value, precision=0, method='common'|'ceil'|'floor'): an int stays an int under 'common' (Python's round). */
 export function roundFilter(value: Value, precision: Value | undefined, method: Value | undefined): Value {
   if (!isNumber(value)) throw new TypeError(`type ${pythonType(value)} doesn't define __round__ method`)
+  if (precision !== undefined && precision.type !== 'IntegerValue' && precision.type !== 'BooleanValue') throw new TypeError(`'${pythonType(precision)}' object cannot be interpreted as an integer`)
   const digits = Number(precision?.value ?? 0)
   const how = String(method?.value ?? 'common')
   const x = Number(value.value)

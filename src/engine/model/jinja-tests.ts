@@ -51,7 +51,8 @@ const TESTS: Record<string, Test> = {
   // Anything with len() and [] / anything iter() takes: strings, lists, tuples, dicts, and Undefined (empty).
   sequence: (value) => value.type === 'StringValue' || isSequence(value) || isMapping(value) || value.type === 'UndefinedValue',
   iterable: (value) => value.type === 'StringValue' || isSequence(value) || isMapping(value) || value.type === 'UndefinedValue',
-  callable: (value) => value.type === 'FunctionValue',
+  // Undefined is callable in jinja2 (calling it raises UndefinedError).
+  callable: (value) => value.type === 'FunctionValue' || value.type === 'UndefinedValue',
   sameas: (value, [other]) => value.type === other!.type && (value.value === other!.value || ['NullValue', 'UndefinedValue'].includes(value.type)),
   escaped: () => false,
   in: (value, [container]) => pythonContains(container!, value),

@@ -37,6 +37,7 @@ export function namedArgs(interpreter: InterpreterSteps, argNodes: Node[], envir
       const key = String((node as Node & {key: Node}).key.value)
       const at = names.indexOf(key)
       if (at < 0) throw new Error(`unexpected keyword argument '${key}'`)
+      if (values[at] !== undefined) throw new TypeError(`got multiple values for argument '${key}'`)
       values[at] = interpreter.evaluate(node.value as Node, environment)
     } else {
       if (i >= names.length) throw new TypeError(`the filter takes at most ${names.length} arguments`)

@@ -25,10 +25,12 @@ function formatNumber(value: Value, conversion: string, flags: string, precision
       break
     case 'x':
     case 'X':
+      if (value.type === 'FloatValue') throw new TypeError(`%${conversion} format: an integer is required, not float`)
       body = integer().toString(16)
       if (conversion === 'X') body = body.toUpperCase()
       break
     case 'o':
+      if (value.type === 'FloatValue') throw new TypeError('%o format: an integer is required, not float')
       body = integer().toString(8)
       break
     case 'e':
