@@ -53,6 +53,8 @@ FILTERS = [
 def filter_case(r):
     name, operands, make_args, listed = r.choice(FILTERS)
     args = make_args(r)
+    # One value per keyword: a repeated one is a SyntaxError, or not, as jinja2's constant folding decides.
+    args = [a for i, a in enumerate(args) if '=' not in a or a.split('=')[0] not in [b.split('=')[0] for b in args[:i]]]
     # Positional arguments go before keywords, as Python requires.
     args.sort(key=lambda a: '=' in a and not a.startswith(("'", '"')))
     call = f'{r.choice(operands)}|{name}' + (f'({", ".join(args)})' if args else '')

@@ -26,6 +26,8 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["unpacking strings, dicts and nested targets in set and for", "{% set a, b = 'xy' %}{{ b }}{{ a }}|{% for a, b in ['xy', 'zw'] %}{{ b }}{{ a }}{% endfor %}|{% for a, b in {'ab': 1, 'cd': 2} %}{{ a }}{% endfor %}|{% set a, (b, c) = 1, 'xy' %}{{ a }}{{ b }}{{ c }}|{% for a, (b, c) in [(1, 'xy'), (2, 'zw')] %}{{ a }}{{ b }}{{ c }};{% endfor %}|{% for x, y in 'ab', 'cd' %}{{ y }}{{ x }}{% endfor %}", {}, "yx|yxwz|ac|1xy|1xy;2zw;|badc"],
   ["sort as sorted(): stable, case-blind unless case_sensitive, by several attributes, reverse; exact for big ints", "{{ ['b', 'A', 'a', 'B']|sort }}|{{ ['b', 'A', 'a', 'B']|sort(case_sensitive=true) }}|{{ ['b', 'A', 'a', 'B']|sort(reverse=true) }}|{{ rows|sort(attribute='n,k')|map(attribute='k')|join }}|{{ [99999999999999999999 + 3, 10**20]|sort }}|{{ {'b': 1, 'a': 2}|sort }}", {"rows": [{"k": "b", "n": 2}, {"k": "a", "n": 2}, {"k": "c", "n": 1}]}, "['A', 'a', 'b', 'B']|['A', 'B', 'a', 'b']|['b', 'B', 'A', 'a']|cab|[100000000000000000000, 100000000000000000002]|['a', 'b']"],
   ["keyword widths, a zero's sign and Undefined's callability as jinja2's", "{{ 'ab'|center(width=6) }}|{{ (-0.5)|round(-2) }}|{{ u is callable }}|{{ {}.x is callable }}", {}, "  ab  |-0.0|True|True"],
+  ["printf-style %e, %g, %f and %d precision as Python's (ties to even on the exact value)", "{{ '%.0e|%.1e|%e|%.3e|%E|%.2e' % (2.5, 0.25, 12345.678, 1e-300, 1e22, 9.995) }}|{{ '%g|%g|%g|%g|%g|%.2g|%.0g|%G|%g|%g|%g' % (2.5e-5, 0.0001, 123456, 1234567, 100, 2.5, 0.5, 1e-10, 0, 1e16, 0.1) }}|{{ '%.3d|%5.3d|%-6.2d|%05d|%.1f|%.2f|%.0f|%f|%.1f' % (5, 7, -3, -42, 0.25, 2.675, 2.5, 1e22, 2126764793255865.25) }}|{{ 2126764793255865.25|filesizeformat }}", {}, "2e+00|2.5e-01|1.234568e+04|1.000e-300|1.000000E+22|9.99e+00|2.5e-05|0.0001|123456|1.23457e+06|100|2.5|0.5|1E-10|0|1e+16|0.1|005|  007|-03   |-0042|0.2|2.67|2|10000000000000000000000.000000|2126764793255865.2|2.1 PB"],
+  ["truncate: leeway 5 by default, code points, Undefined as itself; an int has no -0", "{{ 'x\ty  z'|truncate(5, end='~') }}|{{ 'hello world foo'|truncate(9) }}|{{ 'hello big world foo bar'|truncate(9) }}|{{ 'héllo wörld fooo'|truncate(9, leeway=0) }}|{{ u|truncate }}|{{ '%d' % (0 * -7) }}|{{ 0 * -7 }}", {}, "x\ty  z|hello...|hello...|héllo...||0|0"],
 ]
 
 /** Templates jinja2 refuses (its error in the comment); ours must be a 400 too, never a render. */
@@ -60,6 +62,10 @@ const JINJA2_ERRORS = [
   '{{ 2.5|round(1, precision=2) }}', // TypeError: do_round() got multiple values for argument 'precision'
   "{{ u|attr('upper') is defined }}", // UndefinedError: 'u' is undefined
   "{{ [1, 'a']|sort }}", // TypeError: '<' not supported between instances of 'str' and 'int'
+  "{{ 'abc'|truncate(2) }}", // AssertionError: expected length >= 3, got 2
+  "{{ 'abc'|truncate(5, leeway=-1) }}", // AssertionError: expected leeway >= 0, got -1
+  '{{ 5|truncate }}', // TypeError: object of type 'int' has no len()
+  '{{ u|int }}', // UndefinedError
 ]
 
 describe('jinja2 filters, tuples and source forms render as jinja2 renders them', () => {

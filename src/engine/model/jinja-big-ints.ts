@@ -96,7 +96,9 @@ export function intArithmetic(operator: string, left: Value, right: Value): Valu
   const small = !isBigInt(left) && !isBigInt(right)
   if (small && (operator === '+' || operator === '-' || operator === '*')) {
     const [x, y] = [Number(a), Number(b)]
-    if (Number.isSafeInteger(operator === '+' ? x + y : operator === '-' ? x - y : x * y)) return null
+    const result = operator === '+' ? x + y : operator === '-' ? x - y : x * y
+    // An int has no -0 (0 * -7 is 0): the library's step would keep the double's.
+    if (Number.isSafeInteger(result)) return result === 0 ? new IntegerValue(0) : null
   }
   switch (operator) {
     case '+':

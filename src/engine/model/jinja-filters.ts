@@ -66,9 +66,15 @@ function title(value: string): string {
 
 /** jinja2's do_truncate: at most `length` characters (plus `leeway`), cut at a word unless `killwords`, then `end`. */
 function truncate(value: string, length: number, killwords: boolean, end: string, leeway: number): string {
+  const endLength = [...end].length
+  if (length < endLength) throw new Error(`AssertionError: expected length >= ${endLength}, got ${length}`)
+  if (leeway < 0) throw new Error(`AssertionError: expected leeway >= 0, got ${leeway}`)
+  // Lengths in code points, as Python's len(); a string no longer in UTF-16 units is no longer in code points.
   if (value.length <= length + leeway) return value
-  if (killwords) return value.slice(0, length - end.length) + end
-  const cut = value.slice(0, length - end.length)
+  const chars = [...value]
+  if (chars.length <= length + leeway) return value
+  const cut = chars.slice(0, Math.max(0, length - endLength)).join('')
+  if (killwords) return cut + end
   const space = cut.lastIndexOf(' ')
   return (space < 0 ? cut : cut.slice(0, space)) + end
 }
@@ -99,7 +105,10 @@ function stringFilter(interpreter: InterpreterSteps, operand: Value, name: strin
       return new IntegerValue((value.match(/\w+/gu) ?? []).length)
     case 'truncate': {
       const [length, killwords, end, leeway] = namedArgs(interpreter, argNodes, environment, ['length', 'killwords', 'end', 'leeway'])
-      return new StringValue(truncate(value, Number(length?.value ?? 255), truthy(killwords ?? new IntegerValue(0)), end === undefined ? '...' : text(end), Number(leeway?.value ?? 0)))
+      // Undefined has length 0: it comes back as itself. The default leeway is jinja2's truncate.leeway policy, 5.
+      if (operand.type === 'UndefinedValue') return operand
+      if (operand.type !== 'StringValue') throw new TypeError(`the 'truncate' filter needs a str, got ${pythonType(operand)}`)
+      return new StringValue(truncate(value, Number(length?.value ?? 255), truthy(killwords ?? new IntegerValue(0)), end === undefined ? '...' : text(end), Number(leeway?.value ?? 5)))
     }
     case 'format': {
       const [values, keywords] = interpreter.evaluateArguments(argNodes, environment)

@@ -30,7 +30,11 @@ function parsePythonFloat(text: string): number | null {
 }
 
 /** A number from Python's float() of a value, or null where it raises TypeError / ValueError. */
+/** Undefined's __int__ / __float__ raise UndefinedError, which the int and float filters do not catch. */
+const undefinedNumber = () => new Error('UndefinedError: an undefined value cannot be converted to a number')
+
 function floatOf(value: Value): number | null {
+  if (value.type === 'UndefinedValue') throw undefinedNumber()
   if (isBigInt(value)) return intToFloat(exactInt(value)!)
   if (isNumber(value)) return Number(value.value)
   return value.type === 'StringValue' ? parsePythonFloat(value.value as string) : null
@@ -38,6 +42,7 @@ function floatOf(value: Value): number | null {
 
 /** jinja2's do_int: int(value) (a string in `base`), else int(float(value)), else the default. */
 export function intFilter(value: Value, fallback: Value | undefined, base: Value | undefined): Value {
+  if (value.type === 'UndefinedValue') throw undefinedNumber()
   const direct = value.type === 'StringValue' ? parsePythonInt(value.value as string, Number(base?.value ?? 10)) : exactInt(value)
   if (direct !== null) return intValue(direct)
   // A string's int(float(text)) failing in any way (OverflowError for 'inf' too) gives the default; a float's int() failing is an error.
@@ -52,15 +57,6 @@ export function floatOfValue(value: Value): number {
   const number = floatOf(value)
   if (number !== null) return number
   throw value.type === 'StringValue' ? new Error(`ValueError: could not convert string to float: ${JSON.stringify(value.value)}`) : new TypeError(`float() argument must be a string or a real number, not '${pythonType(value)}'`)
-}
-
-/** Python's f'{x:.{digits}f}': the exact binary value rounded half to even (JavaScript's toFixed rounds ties up, and writes 1e21 and past with an exponent). */
-export function pythonFixed(x: number, digits: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf'
-  if (Math.abs(x) >= 1e21) return (x < 0 ? '-' : '') + BigInt(Math.abs(x)).toString() + (digits > 0 ? '.' + '0'.repeat(digits) : '')
-  const text = pythonRound(x, Math.min(digits, 100)).toFixed(Math.min(digits, 100))
-  const sign = Object.is(x, -0) || (x < 0 && !text.startsWith('-')) ? '-' : ''
-  return sign + text + '0'.repeat(Math.max(0, digits - 100))
 }
 
 /** jinja2's do_float: float(value), else the default (0.0). */

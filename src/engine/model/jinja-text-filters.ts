@@ -1,7 +1,8 @@
 // jinja2's text-producing filters @huggingface/jinja lacks or runs differently: indent (a string width, Python's
 // splitlines), urlencode, filesizeformat, xmlattr, forceescape and wordwrap, each as jinja2 3.1 writes its output.
 import type {Environment} from '@huggingface/jinja'
-import {floatOfValue, pythonFixed} from './jinja-number-filters.js'
+import {floatOfValue} from './jinja-number-filters.js'
+import {pythonFixed} from './python-float-format.js'
 import {
   type InterpreterSteps,
   isMapping,

@@ -1,6 +1,6 @@
 // Python's printf-style `format % values`, as jinja2's |format filter runs it ("%s" | format(x), "%(name)s" | format(name=x)).
 import {exactInt, intText} from './jinja-big-ints.js'
-import {pythonFixed} from './jinja-number-filters.js'
+import {pythonExponent, pythonFixed, pythonGeneral} from './python-float-format.js'
 import {isNumber, pythonStr, type Value} from './jinja-values.js'
 import {MAX_TEMPLATE_STRING} from './template-budget.js'
 
@@ -21,7 +21,8 @@ function formatNumber(value: Value, conversion: string, flags: string, precision
     case 'd':
     case 'i':
     case 'u':
-      body = intText(integer())
+      // A precision is a minimum count of digits ('%.3d' % 5 is '005').
+      body = intText(integer()).padStart(precision ?? 0, '0')
       break
     case 'x':
     case 'X':
@@ -34,15 +35,14 @@ function formatNumber(value: Value, conversion: string, flags: string, precision
       body = integer().toString(8)
       break
     case 'e':
-    case 'E': {
-      const [mantissa, exponent] = Math.abs(number).toExponential(precision ?? 6).split('e')
-      body = `${mantissa}e${exponent!.startsWith('-') ? '-' : '+'}${exponent!.replace(/^[-+]/, '').padStart(2, '0')}`
+    case 'E':
+      body = pythonExponent(Math.abs(number), precision ?? 6)
       if (conversion === 'E') body = body.toUpperCase()
       break
-    }
     case 'g':
     case 'G':
-      body = String(Number(Math.abs(number).toPrecision(precision === 0 ? 1 : (precision ?? 6))))
+      body = pythonGeneral(Math.abs(number), precision ?? 6)
+      if (conversion === 'G') body = body.toUpperCase()
       break
     default:
       body = pythonFixed(Math.abs(number), precision ?? 6)
