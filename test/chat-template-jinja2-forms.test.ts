@@ -75,6 +75,12 @@ describe('jinja2 filters, tuples and source forms render as jinja2 renders them'
     for (const source of JINJA2_ERRORS) assert.throws(() => render(source), Error, source)
   })
 
+  it('many and deeply nested one-item tuples parse (one pass over the tokens, however deep)', () => {
+    assert.equal(render(`{{ [${'(1,), '.repeat(20_000)}]|length }}`), '20000')
+    const nested = `${'('.repeat(40)}1${',)'.repeat(40)}` // jinja2 prints (((1,),),) as written
+    assert.equal(render(`{{ ${nested} }}`), nested)
+  })
+
   it('slice and batch refuse to make more lists or fill than a template list may hold', () => {
     assert.throws(() => render('{{ [1]|slice(100000000)|list|length }}'), /slice\(100000000\)/)
     assert.throws(() => render("{{ [1]|batch(100000000, 'x')|list|length }}"), /batch\(100000000\)/)

@@ -49,28 +49,35 @@ function topLevelCommas(tokens: Token[], from: number, to: number): number[] {
   return commas
 }
 
-/** The tokens of one group's inside, its trailing comma resolved: `()` and `(x,)` get placeholders, `(x, y,)` loses the comma. */
-function groupInside(inner: Token[]): Token[] {
-  if (inner.length === 0) return [placeholder(), comma(), placeholder()]
-  if (inner.at(-1)!.type !== 'Comma') return inner
-  return topLevelCommas(inner, 0, inner.length).length === 1 ? [...inner, placeholder()] : inner.slice(0, -1)
-}
-
-/** Every grouping `( ... )` in `tokens` with its trailing comma resolved, nested ones first. */
+/**
+ * Every grouping `( ... )` in `tokens` with its trailing comma resolved: `()` and `(x,)` get placeholders, `(x, y,)`
+ * loses the comma. One pass finds each group's commas with a stack, one more writes the tokens: nesting thousands
+ * deep stays linear.
+ */
 function resolveGroups(tokens: Token[]): Token[] {
-  const out: Token[] = []
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!
-    if (token.type !== 'OpenParen' || !isGroup(tokens, i)) {
-      out.push(token)
-      continue
+  const dropped = new Set<number>()
+  const placeholdersBefore = new Map<number, number>()
+  const open: Array<{at: number; group: boolean; commas: number}> = []
+  tokens.forEach((token, i) => {
+    if (OPENERS.has(token.type)) open.push({at: i, group: token.type === 'OpenParen' && isGroup(tokens, i), commas: 0})
+    else if (token.type === 'Comma' && open.length > 0) open.at(-1)!.commas++
+    else if (CLOSERS.has(token.type)) {
+      const frame = open.pop()
+      if (frame === undefined || !frame.group || token.type !== 'CloseParen') return
+      if (frame.at === i - 1) placeholdersBefore.set(i, 2)
+      else if (tokens[i - 1]!.type === 'Comma') {
+        if (frame.commas === 1) placeholdersBefore.set(i, 1)
+        else dropped.add(i - 1)
+      }
     }
-    const close = closingOf(tokens, i)
-    const inner = resolveGroups(tokens.slice(i + 1, close))
-    out.push(token, ...groupInside(inner))
-    if (close < tokens.length) out.push(tokens[close]!)
-    i = close
-  }
+  })
+  const out: Token[] = []
+  tokens.forEach((token, i) => {
+    const placeholders = placeholdersBefore.get(i) ?? 0
+    if (placeholders === 2) out.push(placeholder(), comma(), placeholder())
+    else if (placeholders === 1) out.push(placeholder())
+    if (!dropped.has(i)) out.push(token)
+  })
   return out
 }
 
