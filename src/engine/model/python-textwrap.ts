@@ -22,20 +22,37 @@ const SIMPLE_SEPARATOR = new RegExp(`${WS}+`, 'gu')
 /** What Python's str.strip() removes (JavaScript's \s differs: it has U+FEFF and lacks \x1c-\x1f and \x85). */
 const PYTHON_BLANK = /^[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/
 
-/** Python's re.split(pattern, text) with the pattern in one group, empty pieces dropped. */
-function chunksOf(text: string, pattern: RegExp): string[][] {
-  const chunks: string[] = []
-  let at = 0
-  for (const match of text.matchAll(pattern)) {
-    chunks.push(text.slice(at, match.index), match[0])
-    at = match.index + match[0].length
-  }
-  chunks.push(text.slice(at))
-  // As code points: Python's len() and slices count them.
-  return chunks.filter((chunk) => chunk !== '').map((chunk) => [...chunk])
+/** A chunk's code points (Python's len() and slices count them), read from `from` on; `lastSolid` is its last non-blank one. */
+interface Chunk {
+  chars: string[]
+  from: number
+  lastSolid: number
 }
 
-const isBlank = (chunk: string[]) => PYTHON_BLANK.test(chunk.join(''))
+const PYTHON_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/
+const lengthOf = (chunk: Chunk) => chunk.chars.length - chunk.from
+/** Whether what is left of the chunk is only whitespace (Python's chunk.strip() == ''). */
+const isBlank = (chunk: Chunk) => chunk.lastSolid < chunk.from
+const textOf = (chunk: Chunk) => chunk.chars.slice(chunk.from).join('')
+
+/** Python's re.split(pattern, text) with the pattern in one group, empty pieces dropped. */
+function chunksOf(text: string, pattern: RegExp): Chunk[] {
+  const pieces: string[] = []
+  let at = 0
+  for (const match of text.matchAll(pattern)) {
+    pieces.push(text.slice(at, match.index), match[0])
+    at = match.index + match[0].length
+  }
+  pieces.push(text.slice(at))
+  return pieces
+    .filter((piece) => piece !== '')
+    .map((piece) => {
+      const chars = [...piece]
+      let lastSolid = chars.length - 1
+      while (lastSolid >= 0 && PYTHON_SPACE.test(chars[lastSolid]!)) lastSolid--
+      return {chars, from: 0, lastSolid}
+    })
+}
 
 /** textwrap.wrap(text, width, break_long_words, break_on_hyphens) with jinja2's other settings: the lines, without their breaks. */
 export function textWrap(text: string, {width, breakLongWords, breakOnHyphens}: WrapOptions): string[] {
@@ -43,31 +60,40 @@ export function textWrap(text: string, {width, breakLongWords, breakOnHyphens}: 
   const chunks = chunksOf(text, breakOnHyphens ? WORD_SEPARATOR : SIMPLE_SEPARATOR).reverse()
   const lines: string[] = []
   while (chunks.length > 0) {
-    const line: string[][] = []
+    const line: string[] = []
     let length = 0
     // Whitespace at the start of any line but the first is dropped.
     if (isBlank(chunks.at(-1)!) && lines.length > 0) chunks.pop()
-    while (chunks.length > 0 && length + chunks.at(-1)!.length <= width) {
+    while (chunks.length > 0 && length + lengthOf(chunks.at(-1)!) <= width) {
       const chunk = chunks.pop()!
-      line.push(chunk)
-      length += chunk.length
+      line.push(textOf(chunk))
+      length += lengthOf(chunk)
     }
-    if (chunks.length > 0 && chunks.at(-1)!.length > width) {
-      // textwrap's _handle_long_word: cut the word to the space left (after its last hyphen, where it has one).
+    let lastBlank = line.length > 0 && PYTHON_BLANK.test(line.at(-1)!)
+    if (chunks.length > 0 && lengthOf(chunks.at(-1)!) > width) {
+      // textwrap's _handle_long_word: cut the word to the space left (after its last hyphen, where it has one); the
+      // rest stays on the stack as the same chunk read from further on, not a copy (a 1M-character word is one chunk).
       const spaceLeft = width < 1 ? 1 : width - length
       if (breakLongWords) {
         const chunk = chunks.at(-1)!
         let end = spaceLeft
-        if (breakOnHyphens && chunk.length > spaceLeft) {
-          const hyphen = chunk.slice(0, spaceLeft).lastIndexOf('-')
-          if (hyphen > 0 && chunk.slice(0, hyphen).some((char) => char !== '-')) end = hyphen + 1
+        if (breakOnHyphens && lengthOf(chunk) > spaceLeft) {
+          const head = chunk.chars.slice(chunk.from, chunk.from + spaceLeft)
+          const hyphen = head.lastIndexOf('-')
+          if (hyphen > 0 && head.slice(0, hyphen).some((char) => char !== '-')) end = hyphen + 1
         }
-        line.push(chunk.slice(0, end))
-        chunks[chunks.length - 1] = chunk.slice(end)
-      } else if (line.length === 0) line.push(chunks.pop()!)
+        const piece = chunk.chars.slice(chunk.from, chunk.from + end).join('')
+        line.push(piece)
+        lastBlank = PYTHON_BLANK.test(piece)
+        chunk.from += end
+      } else if (line.length === 0) {
+        const whole = textOf(chunks.pop()!)
+        line.push(whole)
+        lastBlank = PYTHON_BLANK.test(whole)
+      }
     }
-    if (line.length > 0 && isBlank(line.at(-1)!)) line.pop()
-    if (line.length > 0) lines.push(line.map((chunk) => chunk.join('')).join(''))
+    if (lastBlank) line.pop()
+    if (line.length > 0) lines.push(line.join(''))
   }
   return lines
 }
