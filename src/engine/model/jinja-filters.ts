@@ -105,10 +105,15 @@ function stringFilter(interpreter: InterpreterSteps, operand: Value, name: strin
       return new IntegerValue((value.match(/\w+/gu) ?? []).length)
     case 'truncate': {
       const [length, killwords, end, leeway] = namedArgs(interpreter, argNodes, environment, ['length', 'killwords', 'end', 'leeway'])
-      // Undefined has length 0: it comes back as itself. The default leeway is jinja2's truncate.leeway policy, 5.
-      if (operand.type === 'UndefinedValue') return operand
-      if (operand.type !== 'StringValue') throw new TypeError(`the 'truncate' filter needs a str, got ${pythonType(operand)}`)
-      return new StringValue(truncate(value, Number(length?.value ?? 255), truthy(killwords ?? new IntegerValue(0)), end === undefined ? '...' : text(end), Number(leeway?.value ?? 5)))
+      // The default leeway is jinja2's truncate.leeway policy, 5. Anything with len() short enough comes back as itself
+      // (Undefined, a list, a dict); a longer one is cut only if a str (a list + '...' is Python's TypeError).
+      const [limit, slack] = [Number(length?.value ?? 255), Number(leeway?.value ?? 5)]
+      if (operand.type !== 'StringValue') {
+        const sized = isSequence(operand) || isMapping(operand) || operand.type === 'UndefinedValue'
+        if (sized && pythonIterable(operand).length <= limit + slack) return operand
+        throw new TypeError(`the 'truncate' filter needs a str, got ${pythonType(operand)}`)
+      }
+      return new StringValue(truncate(value, limit, truthy(killwords ?? new IntegerValue(0)), end === undefined ? '...' : text(end), slack))
     }
     case 'format': {
       const [values, keywords] = interpreter.evaluateArguments(argNodes, environment)
