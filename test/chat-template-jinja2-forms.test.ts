@@ -1,4 +1,4 @@
-// jinja2's filters added for parity (slice, filesizeformat, urlencode, wordwrap, xmlattr, forceescape, indent's forms,
+// jinja2's filters added for parity (slice, filesizeformat, urlencode, wordwrap, xmlattr, forceescape, pprint, indent's forms,
 // attr, random, the `filter` / `test` tests), line breaks in the source read as jinja2's lexer reads them, and tuples
 // (one-item and empty ones, trailing commas, bare tuples, unpacking strings and nested targets). Each
 // template was rendered by transformers' jinja2 environment (scripts/jinja2_transformers_env.py) and its output is
@@ -29,6 +29,7 @@ const JINJA2_RENDERS: Array<[string, string, Record<string, unknown>, string]> =
   ["printf-style %e, %g, %f and %d precision as Python's (ties to even on the exact value)", "{{ '%.0e|%.1e|%e|%.3e|%E|%.2e' % (2.5, 0.25, 12345.678, 1e-300, 1e22, 9.995) }}|{{ '%g|%g|%g|%g|%g|%.2g|%.0g|%G|%g|%g|%g' % (2.5e-5, 0.0001, 123456, 1234567, 100, 2.5, 0.5, 1e-10, 0, 1e16, 0.1) }}|{{ '%.3d|%5.3d|%-6.2d|%05d|%.1f|%.2f|%.0f|%f|%.1f' % (5, 7, -3, -42, 0.25, 2.675, 2.5, 1e22, 2126764793255865.25) }}|{{ 2126764793255865.25|filesizeformat }}", {}, "2e+00|2.5e-01|1.234568e+04|1.000e-300|1.000000E+22|9.99e+00|2.5e-05|0.0001|123456|1.23457e+06|100|2.5|0.5|1E-10|0|1e+16|0.1|005|  007|-03   |-0042|0.2|2.67|2|10000000000000000000000.000000|2126764793255865.2|2.1 PB"],
   ["truncate: leeway 5 by default, code points, Undefined as itself; an int has no -0", "{{ 'x\ty  z'|truncate(5, end='~') }}|{{ 'hello world foo'|truncate(9) }}|{{ 'hello big world foo bar'|truncate(9) }}|{{ 'héllo wörld fooo'|truncate(9, leeway=0) }}|{{ u|truncate }}|{{ {'a': 1}|truncate(8) }}|{{ [1, 2]|truncate }}|{{ '%d' % (0 * -7) }}|{{ 0 * -7 }}", {}, "x\ty  z|hello...|hello...|héllo...||{'a': 1}|[1, 2]|0|0"],
   ["urlencode quotes what Python's quote does (! ' ( ) * too), / kept outside a query", "{{ \"a!b'c(d)e*f~g/h?i#j&k=l+m;n,o:p@q$r é 世 😀\"|urlencode }}|{{ {\"a!b'c(d)\": \"x/y z*~\"}|urlencode }}|{{ [(\"/\", \"/\"), (\"é\", 1.5)]|urlencode }}", {}, "a%21b%27c%28d%29e%2Af~g/h%3Fi%23j%26k%3Dl%2Bm%3Bn%2Co%3Ap%40q%24r%20%C3%A9%20%E4%B8%96%20%F0%9F%98%80|a%21b%27c%28d%29=x%2Fy+z%2A~|%2F=%2F&%C3%A9=1.5"],
+  ["pprint as pformat: dicts sorted, one item per line past 80 columns, nested in turn", "{{ {'b': 1, 'a': [2, {'d': none, 'c': 'x'}]}|pprint }}|{{ 'abc'|pprint }}|{{ (1,)|pprint }}|{{ u|pprint }}|{{ range(12)|list|pprint }}|{{ ('x' * 90)|pprint }}|{{ [rows, {'k': range(25)|list, 'zz': 'y' * 70}]|pprint }}|{{ (range(25)|list, )|pprint }}", {"rows": [{"role": "user", "content": "a fairly long message text here"}, {"role": "assistant", "content": "and a reply to it"}]}, "{'a': [2, {'c': 'x', 'd': None}], 'b': 1}|'abc'|(1,)|Undefined|[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]|'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'|[[{'content': 'a fairly long message text here', 'role': 'user'},\n  {'content': 'and a reply to it', 'role': 'assistant'}],\n {'k': [0,\n        1,\n        2,\n        3,\n        4,\n        5,\n        6,\n        7,\n        8,\n        9,\n        10,\n        11,\n        12,\n        13,\n        14,\n        15,\n        16,\n        17,\n        18,\n        19,\n        20,\n        21,\n        22,\n        23,\n        24],\n  'zz': 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'}]|([0,\n  1,\n  2,\n  3,\n  4,\n  5,\n  6,\n  7,\n  8,\n  9,\n  10,\n  11,\n  12,\n  13,\n  14,\n  15,\n  16,\n  17,\n  18,\n  19,\n  20,\n  21,\n  22,\n  23,\n  24],)"],
 ]
 
 /** Templates jinja2 refuses (its error in the comment); ours must be a 400 too, never a render. */
@@ -86,6 +87,10 @@ describe('jinja2 filters, tuples and source forms render as jinja2 renders them'
     const lines = render('{{ x|wordwrap(79) }}', {x: 'ab'.repeat(500_000)}).split('\n')
     assert.equal(lines.length, Math.ceil(1_000_000 / 79))
     assert.ok(lines.slice(0, -1).every((line) => line.length === 79))
+  })
+
+  it("pprint of a long string with spaces (pformat cuts it into several literals) is refused by name, never printed otherwise", () => {
+    assert.throws(() => render("{{ ['word ' * 20]|pprint }}"), /'pprint' filter on a long string/)
   })
 
   it('slice and batch refuse to make more lists or fill than a template list may hold', () => {

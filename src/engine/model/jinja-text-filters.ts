@@ -1,5 +1,5 @@
 // jinja2's text-producing filters @huggingface/jinja lacks or runs differently: indent (a string width, Python's
-// splitlines), urlencode, filesizeformat, xmlattr, forceescape and wordwrap, each as jinja2 3.1 writes its output.
+// splitlines), urlencode, filesizeformat, xmlattr, forceescape, pprint and wordwrap, each as jinja2 3.1 writes its output.
 import type {Environment} from '@huggingface/jinja'
 import {floatOfValue} from './jinja-number-filters.js'
 import {pythonFixed} from './python-float-format.js'
@@ -124,6 +124,48 @@ function xmlattr(value: Value, autospace: boolean): string {
   return autospace && text !== '' ? ' ' + text : text
 }
 
+/** pprint's repr: Python's, with each dict's keys sorted (pprint's sort_dicts). */
+function sortedRepr(value: Value): string {
+  if (isMapping(value)) {
+    const entries = [...(value.value as Map<string, Value>)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return '{' + entries.map(([key, item]) => `${pythonStr(new StringValue(key), true)}: ${sortedRepr(item)}`).join(', ') + '}'
+  }
+  if (isSequence(value)) {
+    const items = (value.value as Value[]).map(sortedRepr)
+    return value.type === 'TupleValue' ? '(' + items.join(', ') + (items.length === 1 ? ',)' : ')') : '[' + items.join(', ') + ']'
+  }
+  return pythonStr(value, true)
+}
+
+/**
+ * pprint.pformat(value) as jinja2's pprint filter calls it (width 80, indent 1, dicts sorted): the repr where it fits,
+ * else a list, tuple or dict one item per line, nested ones in turn. A string that pformat would cut into several
+ * literals (one past its width with whitespace or line breaks in it) is refused rather than printed otherwise.
+ */
+function pformat(value: Value, indent = 0, allowance = 0): string {
+  const text = sortedRepr(value)
+  if (text.length <= 80 - indent - allowance) return text
+  if (value.type === 'StringValue') {
+    if (/[\s]/u.test(value.value as string)) throw new Error("the 'pprint' filter on a long string with spaces or line breaks (pformat cuts it into several literals), which pagedllm's template engine does not support")
+    return text
+  }
+  if (isMapping(value)) {
+    const entries = [...(value.value as Map<string, Value>)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const inner = indent + 1
+    return '{' + entries.map(([key, item], i) => {
+      const keyText = pythonStr(new StringValue(key), true)
+      return `${keyText}: ${pformat(item, inner + keyText.length + 2, i === entries.length - 1 ? allowance + 1 : 1)}`
+    }).join(',\n' + ' '.repeat(inner)) + '}'
+  }
+  if (isSequence(value)) {
+    const items = value.value as Value[]
+    const [open, close] = value.type === 'TupleValue' ? ['(', items.length === 1 ? ',)' : ')'] : ['[', ']']
+    const inner = indent + 1
+    return open + items.map((item, i) => pformat(item, inner, i === items.length - 1 ? allowance + close.length : 1)).join(',\n' + ' '.repeat(inner)) + close
+  }
+  return text
+}
+
 /** The filters above by name; null for any other. */
 export function textFilter(interpreter: InterpreterSteps, operand: Value, name: string, argNodes: Node[], environment: Environment): Value | null {
   const args = (names: string[]) => namedArgs(interpreter, argNodes, environment, names)
@@ -140,6 +182,8 @@ export function textFilter(interpreter: InterpreterSteps, operand: Value, name: 
       const [autospace] = args(['autospace'])
       return new StringValue(xmlattr(operand, autospace === undefined || truthy(autospace)))
     }
+    case 'pprint':
+      return new StringValue(pformat(operand))
     case 'forceescape':
       return new StringValue(htmlEscape(operand))
     case 'wordwrap': {
