@@ -5,7 +5,8 @@ import {addParityGlobals, addParityTests, runTemplate} from './jinja-parity.js'
 import {withJinja2Forms} from './jinja-source-forms.js'
 import {withLibraryEscapes} from './jinja-string-escapes.js'
 import {parseTemplate} from './jinja-test-arguments.js'
-import {boundedRange} from './template-budget.js'
+import {pythonRange} from './jinja-big-ints.js'
+import {FunctionValue} from './jinja-values.js'
 import {contentInFormat, detectContentFormat, type ChatContentFormat, type ChatContentFormatOption, type ChatTextPart} from './chat-content-format.js'
 
 export interface ChatMessage {
@@ -129,7 +130,8 @@ function templateGlobals(): Environment {
   environment.set('raise_exception', (message: unknown) => {
     throw new Error(String(message))
   })
-  environment.set('range', boundedRange)
+  // A value, not a JavaScript function: the library would hand it each int as a double.
+  ;(environment as unknown as {variables: Map<string, unknown>}).variables.set('range', new FunctionValue(pythonRange))
   environment.set('strftime_now', (format: string) => strftime(new Date(), String(format)))
   return environment
 }

@@ -4,6 +4,7 @@
 // methods, and jinja2's filters and tests (jinja-filters.ts, jinja-tests.ts).
 import {Environment, Interpreter} from '@huggingface/jinja'
 import {evaluateChain, isChainLink} from './jinja-comparison-chains.js'
+import {exactInt, intArithmetic, intToFloat, intValue, isBigInt} from './jinja-big-ints.js'
 import {extraFilter} from './jinja-filters.js'
 import {passesTest} from './jinja-tests.js'
 import {pythonPercentFormat} from './python-percent-format.js'
@@ -154,6 +155,12 @@ parity.evaluateBinaryExpression = function (node, environment) {
   // Python's bool is an int in arithmetic (1 + True == 2, 'ab' * True == 'ab'); the library refuses it.
   if (ARITHMETIC.has(operator) && (left.type === 'BooleanValue' || right.type === 'BooleanValue') && ((isNumber(left) && isNumber(right)) || operator === '*'))
     [left, right] = [left, right].map((value) => (value.type === 'BooleanValue' ? new IntegerValue(value.value ? 1 : 0) : value)) as [Value, Value]
+  if (ARITHMETIC.has(operator)) {
+    // Ints as Python's, unbounded (jinja-big-ints.ts); a big int meeting a float becomes one (OverflowError past the largest).
+    const exact = intArithmetic(operator, left, right)
+    if (exact !== null) return exact
+    for (const side of [left, right]) if (isBigInt(side) && isNumber(left) && isNumber(right)) intToFloat(exactInt(side)!)
+  }
   // Python's ordering: strings by code point ('a' < 'b'), bools as numbers (True < 3), lists item by item; the library compares only numbers.
   if (['<', '>', '<=', '>='].includes(operator)) {
     const order = pythonOrder(left, right, operator)
@@ -181,14 +188,21 @@ parity.evaluateBinaryExpression = function (node, environment) {
   }
   if (operator === 'in' || operator === 'not in') return new BooleanValue(pythonContains(right, left) === (operator === 'in'))
   if (operator === '~') return new StringValue(pythonStr(left) + pythonStr(right))
+  // A tuple joins only a tuple (and a list only a list): Python's TypeError otherwise.
+  if (operator === '+' && isSequence(left) && isSequence(right)) {
+    if (left.type !== right.type) throw new TypeError(`can only concatenate ${pythonType(left)} (not "${pythonType(right)}") to ${pythonType(left)}`)
+    if (left.type === 'TupleValue') return new TupleValue([...(left.value as Value[]), ...(right.value as Value[])])
+  }
   if (operator === '*') {
-    // Python repeats a string or a list by an int ('-' * 20); numbers multiply as the library does.
+    // Python repeats a string, a list or a tuple by an int ('-' * 20); numbers multiply as the library does.
     const [sequence, count] = right.type === 'IntegerValue' ? [left, right] : [right, left]
     const size = (sequence.value as {length?: number}).length ?? 0
     if (count.type === 'IntegerValue' && size * (count.value as number) > MAX_TEMPLATE_STRING) throw new RangeError(`'*' would build ${size} x ${String(count.value)} items`)
     if (count.type === 'IntegerValue' && sequence.type === 'StringValue') return new StringValue((sequence.value as string).repeat(Math.max(0, count.value as number)))
-    if (count.type === 'IntegerValue' && sequence.type === 'ArrayValue')
-      return new ArrayValue(Array.from({length: Math.max(0, count.value as number)}, () => sequence.value as Value[]).flat())
+    if (count.type === 'IntegerValue' && isSequence(sequence)) {
+      const repeated = Array.from({length: Math.max(0, count.value as number)}, () => sequence.value as Value[]).flat()
+      return sequence.type === 'TupleValue' ? new TupleValue(repeated) : new ArrayValue(repeated)
+    }
   }
   if (operator === '==' || operator === '!=') return new BooleanValue(pythonEquals(left, right) === (operator === '=='))
   // Python refuses str + dict (or list) where the library would print "[object Map]" into the prompt.
@@ -198,6 +212,15 @@ parity.evaluateBinaryExpression = function (node, environment) {
   if (operator === '+' && (left.type === 'StringValue') !== (right.type === 'StringValue') && left.type !== 'UndefinedValue' && right.type !== 'UndefinedValue')
     throw new TypeError(left.type === 'StringValue' ? `can only concatenate str (not "${pythonType(right)}") to str` : `unsupported operand type(s) for +: '${pythonType(left)}' and 'str'`)
   return library.evaluateBinaryExpression.call(this, {...node, left: precomputed(left), right: precomputed(right)}, environment)
+}
+
+// -x and +x of an int past 2^53 keep it exact (the library negates the double).
+parity.evaluateUnaryExpression = function (node, environment) {
+  const operator = (node as Node & {operator: {value: string}}).operator.value
+  if (operator !== '-' && operator !== '+') return library.evaluateUnaryExpression.call(this, node, environment)
+  const argument = this.evaluate((node as Node & {argument: Node}).argument, environment)
+  if (isBigInt(argument)) return intValue(operator === '-' ? -exactInt(argument)! : exactInt(argument)!)
+  return library.evaluateUnaryExpression.call(this, {...node, argument: precomputed(argument)} as Node, environment)
 }
 
 // Statements print what they render; an expression's value prints as Python's str() (None, True, [1, 'a']).
@@ -233,12 +256,44 @@ parity.evaluateFor = function (node, environment) {
   const selecting = node.iterable!.type === 'SelectExpression'
   const source = selecting ? node.iterable!.lhs! : node.iterable!
   const value = this.evaluate(source, environment)
-  // Pairs unpack (`for key, value in d.items()`) only from the library's lists, so tuples become lists here.
-  const unpacking = (node as Node & {loopvar?: Node}).loopvar?.type === 'TupleLiteral'
-  const iterable = isMapping(value) ? value : new ArrayValue(pythonIterable(value).map((item) => (unpacking && item.type === 'TupleValue' ? new ArrayValue(item.value) : item)))
+  const loopvar = (node as Node & {loopvar: Node}).loopvar
+  // Targets unpack (`for key, value in d.items()`) only from the library's lists: each item becomes the list of what
+  // Python's iter() walks in it (a tuple's items, a string's characters, a dict's keys).
+  const unpacking = loopvar.type === 'TupleLiteral'
+  const iterable = isMapping(value) && !unpacking ? value : new ArrayValue(pythonIterable(value).map((item) => (unpacking ? new ArrayValue(unpackable(item)) : item)))
   const walked = selecting ? {...node.iterable!, lhs: precomputed(iterable)} : precomputed(iterable)
-  const body = [{type: ITERATION, body: (node as Node & {body: Node[]}).body}]
-  return library.evaluateFor.call(this, {...node, iterable: walked, body}, environment)
+  // A nested target (`for a, (b, c) in ...`): the inner tuple is a stand-in name, unpacked by a set at the pass's start.
+  const nested = unpacking ? (loopvar.value as Node[]).map((target, i) => (target.type === 'TupleLiteral' ? {target, name: `\u0000unpack${i}`} : null)) : []
+  const flat = unpacking ? {...loopvar, value: (loopvar.value as Node[]).map((target, i) => (nested[i] ? {type: 'Identifier', value: nested[i].name} : target))} : loopvar
+  const unpacks = nested.filter((entry) => entry !== null).map(({target, name}) => ({type: 'Set', assignee: target, value: {type: 'Identifier', value: name}, body: []}))
+  const body = [{type: ITERATION, body: [...unpacks, ...(node as Node & {body: Node[]}).body]}]
+  return library.evaluateFor.call(this, {...node, loopvar: flat, iterable: walked, body} as Node, environment)
+}
+
+/** What unpacking takes from a value, as Python's iter(): a non-iterable is Python's TypeError. */
+function unpackable(value: Value): Value[] {
+  if (!(isSequence(value) || isMapping(value) || value.type === 'StringValue' || value.type === 'UndefinedValue')) throw new TypeError(`cannot unpack non-iterable ${pythonType(value)} object`)
+  return pythonIterable(value)
+}
+
+/** `{% set a, (b, c) = value %}`: each name bound to its item, nested tuples in turn, counts checked as Python's. */
+function unpackInto(target: Node, value: Value, environment: Environment): void {
+  const names = target.value as Node[]
+  const items = unpackable(value)
+  if (items.length !== names.length)
+    throw new Error(`ValueError: ${items.length > names.length ? `too many values to unpack (expected ${names.length})` : `not enough values to unpack (expected ${names.length}, got ${items.length})`}`)
+  names.forEach((name, i) => {
+    if (name.type === 'TupleLiteral') unpackInto(name, items[i]!, environment)
+    else if (name.type === 'Identifier') environment.setVariable(String(name.value), items[i]!)
+    else throw new SyntaxError(`cannot assign to ${name.type}`)
+  })
+}
+
+parity.evaluateSet = function (node, environment) {
+  const {assignee, value} = node as Node & {assignee: Node; value: Node | null}
+  if (assignee.type !== 'TupleLiteral' || value === null) return library.evaluateSet.call(this, node, environment)
+  unpackInto(assignee, this.evaluate(value, environment), environment)
+  return new UndefinedValue()
 }
 
 parity.applyFilter = function (operand, filter, environment) {

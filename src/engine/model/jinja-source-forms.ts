@@ -1,7 +1,8 @@
 // jinja2 syntax @huggingface/jinja's lexer does not read, rewritten into forms it reads the same way before it sees
 // the template: {% raw %}...{% endraw %} (its text as a string literal), the `+` that turns lstrip_blocks or
 // trim_blocks off for one tag ({%+ ... +%}, {#+ ... +#}, {{+ ... }}), and number literals with exponents, underscores
-// or a 0x / 0o / 0b base (1e3, 1_000, 0x1F), written as plain decimals. A recursive for loop is refused by name.
+// or a 0x / 0o / 0b base (1e3, 1_000, 0x1F), written as plain decimals; \r\n and \r line breaks as \n. A recursive
+// for loop is refused by name.
 
 /** An ASCII character the library reads in a string literal as written; the other ASCII ones are written as \xHH. */
 const PLAIN = /[A-Za-z0-9 _.,:;!?()[\]<>=*/@&^$|`~]/
@@ -123,7 +124,9 @@ function tagBody(source: string, at: number, close: '}}' | '%}'): {end: number; 
  * The template with raw blocks, `+` signs and jinja2's number literals in forms @huggingface/jinja reads as jinja2
  * reads these. A template with none of them comes back unchanged.
  */
-export function withJinja2Forms(source: string): string {
+export function withJinja2Forms(template: string): string {
+  // jinja2's lexer reads every line break (\r\n, \r, \n) as \n first: in text, tags, strings and raw blocks alike.
+  const source = template.replace(/\r\n?/g, '\n')
   let out = ''
   let at = 0
   for (let open = source.indexOf('{', at); open >= 0 && open + 1 < source.length; open = source.indexOf('{', at)) {

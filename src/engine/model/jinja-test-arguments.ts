@@ -5,6 +5,8 @@
 import {parse, tokenize} from '@huggingface/jinja'
 import {markComparisonChains} from './jinja-comparison-chains.js'
 import {groupConcatenations} from './jinja-concat-precedence.js'
+import {restoreTuples, withTupleForms} from './jinja-tuple-forms.js'
+import {markBigIntLiterals, restoreBigIntLiterals} from './jinja-big-ints.js'
 
 type Token = {value: string; type: string}
 type Node = {type: string} & Record<string, unknown>
@@ -100,11 +102,13 @@ function restoreArguments(root: unknown, args: {tokens: Token[]; call: boolean}[
   }
 }
 
-/** The library's parse of a template (as Template does it: trim_blocks, lstrip_blocks), tests' arguments included. */
+/** The library's parse of a template (as Template does it: trim_blocks, lstrip_blocks), tests' arguments, jinja2's tuple forms and ints past 2^53 included. */
 export function parseTemplate(source: string): unknown {
-  const tokens = markComparisonChains(groupConcatenations(tokenize(source, {lstrip_blocks: true, trim_blocks: true}) as unknown as Token[]))
+  const tokens = markComparisonChains(groupConcatenations(withTupleForms(markBigIntLiterals(tokenize(source, {lstrip_blocks: true, trim_blocks: true}) as unknown as Token[]))))
   const args: {tokens: Token[]; call: boolean}[] = []
   const program = parse(extractArguments(tokens, args) as never)
   restoreArguments(program, args)
+  restoreTuples(program)
+  restoreBigIntLiterals(program)
   return program
 }

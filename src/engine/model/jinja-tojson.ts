@@ -2,7 +2,7 @@
 // Python writes it: floats as repr (2.0, 1e+16, Infinity), indent as a count of spaces (0 included: newlines) or a
 // string, keys sorted by code point, the item separator ',' under an indent. The library's own tojson writes 2.0 as 2
 // and indent=0 as compact JSON.
-import {isMapping, isSequence, pythonFloatRepr, pythonType, type Value} from './jinja-values.js'
+import {isMapping, isSequence, pythonFloatRepr, pythonStr, pythonType, type Value} from './jinja-values.js'
 
 export interface JsonOptions {
   ensureAscii: boolean
@@ -34,7 +34,7 @@ export function pythonJsonDumps(value: Value, options: JsonOptions, level = 0): 
     case 'BooleanValue':
       return value.value ? 'true' : 'false'
     case 'IntegerValue':
-      return String(value.value)
+      return pythonStr(value)
     case 'FloatValue':
       return floatJson(value.value as number)
     case 'StringValue':

@@ -1,6 +1,7 @@
 // @huggingface/jinja's runtime values seen as Python sees them: their classes, type names, ==, str() and iteration.
 import {Environment, Interpreter, parse, tokenize} from '@huggingface/jinja'
 import type {PyValueClasses} from './python-str-methods.js'
+import {compareNumbers, exactInt, intText} from './jinja-big-ints.js'
 import {MAX_TEMPLATE_LIST} from './template-budget.js'
 
 /** The library's runtime values as these files use them (its classes are not exported; see runtimeClass). */
@@ -35,6 +36,8 @@ export interface InterpreterSteps {
   evaluateMemberExpression(node: Node, environment: Environment): Value
   evaluateFor(node: Node, environment: Environment): Value
   evaluateTestExpression(node: Node, environment: Environment): Value
+  evaluateSet(node: Node, environment: Environment): Value
+  evaluateUnaryExpression(node: Node, environment: Environment): Value
   evaluateArguments(args: Node[], environment: Environment): [Value[], Map<string, Value>]
 }
 
@@ -56,6 +59,20 @@ export const NullValue = runtimeClass('none')
 export const UndefinedValue = runtimeClass('undefined_name')
 export const FunctionValue = runtimeClass("'a'.upper") as unknown as new (call: (args: Value[]) => Value) => Value
 export const PY_VALUES = {string: StringValue, integer: IntegerValue, boolean: BooleanValue, array: ArrayValue, tuple: TupleValue, str: (value: Value) => pythonStr(value)} as unknown as PyValueClasses
+
+/** Calls `visit` on every node of a parsed template (and on the nodes inside them), parents first. */
+export function visitNodes(root: unknown, visit: (node: {type: string; value?: unknown}) => void): void {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (Array.isArray(value)) stack.push(...(value as unknown[]))
+    else if (value instanceof Map) stack.push(...value.keys(), ...value.values())
+    else if (value !== null && typeof value === 'object' && typeof (value as {type?: unknown}).type === 'string') {
+      visit(value as {type: string; value?: unknown})
+      for (const field of Object.values(value)) if (field !== null && typeof field === 'object') stack.push(field)
+    }
+  }
+}
 
 /** A value already evaluated, handed back to the library's own steps as a node. */
 export const PRECOMPUTED = 'PagedllmPrecomputed'
@@ -86,7 +103,7 @@ export const isNumber = (value: Value) => ['IntegerValue', 'FloatValue', 'Boolea
 
 /** Python's == : numbers (and booleans) by value, strings by value, lists and dicts element by element. */
 export function pythonEquals(a: Value, b: Value): boolean {
-  if (isNumber(a) && isNumber(b)) return Number(a.value) === Number(b.value)
+  if (isNumber(a) && isNumber(b)) return compareNumbers(a, b) === 0
   if (isSequence(a) || isSequence(b)) {
     if (a.type !== b.type) return false
     const [left, right] = [a.value as Value[], b.value as Value[]]
@@ -107,7 +124,7 @@ export function pythonEquals(a: Value, b: Value): boolean {
  * value, strings by code unit, lists (or tuples) item by item; any other pair is Python's TypeError.
  */
 export function pythonOrder(a: Value, b: Value, operator = '<'): number {
-  if (isNumber(a) && isNumber(b)) return Math.sign(Number(a.value) - Number(b.value))
+  if (isNumber(a) && isNumber(b)) return compareNumbers(a, b)
   if (a.type === 'StringValue' && b.type === 'StringValue') return a.value === b.value ? 0 : (a.value as string) < (b.value as string) ? -1 : 1
   if (isSequence(a) && a.type === b.type) {
     const [left, right] = [a.value as Value[], b.value as Value[]]
@@ -201,6 +218,8 @@ export function pythonStr(value: Value, nested = false): string {
       return '{' + [...(value.value as Map<string, Value>)].map(([key, item]) => `${pythonStringRepr(key)}: ${pythonStr(item, true)}`).join(', ') + '}'
     case 'FloatValue':
       return pythonFloatRepr(value.value as number)
+    case 'IntegerValue':
+      return Number.isSafeInteger(value.value) ? String(value.value) : intText(exactInt(value)!)
     default:
       return value.toString() // ints, namespaces, functions
   }

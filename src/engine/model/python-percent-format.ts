@@ -1,4 +1,6 @@
 // Python's printf-style `format % values`, as jinja2's |format filter runs it ("%s" | format(x), "%(name)s" | format(name=x)).
+import {exactInt, intText} from './jinja-big-ints.js'
+import {pythonExponent, pythonFixed, pythonGeneral} from './python-float-format.js'
 import {isNumber, pythonStr, type Value} from './jinja-values.js'
 import {MAX_TEMPLATE_STRING} from './template-budget.js'
 
@@ -8,34 +10,42 @@ const SPEC = /%(?:\(([^)]*)\))?([-+ 0#]*)(\d+|\*)?(?:\.(\d+))?([diouxXeEfFgGcrsa
 function formatNumber(value: Value, conversion: string, flags: string, precision: number | undefined): string {
   if (!isNumber(value)) throw new TypeError(`%${conversion} format: a real number is required, not ${value.type}`)
   const number = Number(value.value)
+  // The integer conversions of an int are exact, one past 2^53 included (jinja-big-ints.ts); a float's is truncated.
+  const integer = () => {
+    if (!Number.isFinite(number) && exactInt(value) === null) throw new Error(Number.isNaN(number) ? 'ValueError: cannot convert float NaN to integer' : 'OverflowError: cannot convert float infinity to integer')
+    const exact = exactInt(value) ?? BigInt(Math.trunc(number))
+    return exact < 0n ? -exact : exact
+  }
   let body: string
   switch (conversion) {
     case 'd':
     case 'i':
     case 'u':
-      body = String(Math.trunc(Math.abs(number)))
+      // A precision is a minimum count of digits ('%.3d' % 5 is '005').
+      body = intText(integer()).padStart(precision ?? 0, '0')
       break
     case 'x':
     case 'X':
-      body = Math.trunc(Math.abs(number)).toString(16)
+      if (value.type === 'FloatValue') throw new TypeError(`%${conversion} format: an integer is required, not float`)
+      body = integer().toString(16)
       if (conversion === 'X') body = body.toUpperCase()
       break
     case 'o':
-      body = Math.trunc(Math.abs(number)).toString(8)
+      if (value.type === 'FloatValue') throw new TypeError('%o format: an integer is required, not float')
+      body = integer().toString(8)
       break
     case 'e':
-    case 'E': {
-      const [mantissa, exponent] = Math.abs(number).toExponential(precision ?? 6).split('e')
-      body = `${mantissa}e${exponent!.startsWith('-') ? '-' : '+'}${exponent!.replace(/^[-+]/, '').padStart(2, '0')}`
+    case 'E':
+      body = pythonExponent(Math.abs(number), precision ?? 6)
       if (conversion === 'E') body = body.toUpperCase()
       break
-    }
     case 'g':
     case 'G':
-      body = String(Number(Math.abs(number).toPrecision(precision === 0 ? 1 : (precision ?? 6))))
+      body = pythonGeneral(Math.abs(number), precision ?? 6)
+      if (conversion === 'G') body = body.toUpperCase()
       break
     default:
-      body = Math.abs(number).toFixed(precision ?? 6)
+      body = pythonFixed(Math.abs(number), precision ?? 6)
   }
   const sign = number < 0 || Object.is(number, -0) ? '-' : flags.includes('+') ? '+' : flags.includes(' ') ? ' ' : ''
   return sign + body

@@ -13,7 +13,7 @@ export const MAX_TEMPLATE_WRITTEN = 64_000_000
  * macro bodies measured overflow Node's default stack near 1,400 levels, so this stays well below.
  */
 export const MAX_TEMPLATE_DEPTH = 800
-/** The most items one list may hold (range() included: Python's is lazy, ours a list); no real template counts this far. */
+/** The most items one list may hold; no real template counts this far. */
 export const MAX_TEMPLATE_LIST = 1_000_000
 
 /** One render's use of the limits; a limit passed throws, and the chat template makes that a 400 naming it. */
@@ -53,12 +53,5 @@ export class RenderBudget {
   }
 }
 
-/** Python's range(), refusing more than MAX_TEMPLATE_LIST items before any is made. */
-export function boundedRange(start: number, stop?: number, step = 1): number[] {
-  const [from, to] = stop === undefined ? [0, start] : [start, stop]
-  if (![from, to, step].every(Number.isInteger)) throw new TypeError('range() takes integers')
-  if (step === 0) throw new Error('range() arg 3 must not be zero')
-  const count = Math.max(0, Math.ceil((to - from) / step))
-  if (count > MAX_TEMPLATE_LIST) throw new Error(`range() of ${count} items is more than a chat template may make (${MAX_TEMPLATE_LIST})`)
-  return Array.from({length: count}, (_, i) => from + i * step)
-}
+/** jinja2's sandbox refuses a range() of more items (safe_range's MAX_RANGE: OverflowError). */
+export const SANDBOX_MAX_RANGE = 100_000
