@@ -11,6 +11,7 @@ import {BackgroundResponses, streamEvents} from '../src/server/responses-backgro
 import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
 import {storedResponseRoute} from '../src/server/responses-routes.js'
 import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
+import {eventFrame} from '../src/server/sse.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
@@ -119,7 +120,7 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     const done = {...queued, status: 'completed', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'x', logprobs}]}]}
     background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async (work) => {
       work.emit({type: 'response.output_text.delta', delta: 'x'})
-      return {response: done, lastEvent: {type: 'response.completed', response: done}}
+      return {response: done, lastEvent: 'response.completed'}
     })
     await waitFor(() => !background.isRunning('resp_bg'), 'the run to end')
     const frames = store.get('resp_bg').events!
@@ -129,6 +130,34 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     const reply = {destroyed: false, writeHead: () => reply, flushHeaders: () => {}, write: (text: string) => written.push(text) > 0, end: (text?: string) => text !== undefined && written.push(text), on: () => reply, off: () => reply}
     await streamEvents(reply as unknown as ServerResponse, 10_000, background.find('resp_bg'), 0, new AbortController().signal)
     assert.deepEqual(written, frames.slice(1))
+  })
+  it("serializes a background run's big end once, a slice at a time: its last frame and the store's count come from it", async () => {
+    const store = new ResponseStore(4)
+    const background = new BackgroundResponses(store, () => {})
+    const queued = {id: 'resp_end', object: 'response', status: 'queued', output: []}
+    const top = Array.from({length: 20}, (_, index) => ({token: `a${index}`, logprob: -2, bytes: [97]}))
+    const logprobs = Array.from({length: 2000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: top}))
+    const done = {...queued, status: 'completed', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'é'.repeat(10), logprobs}]}]}
+    let otherTurns = 0
+    let counting = false
+    const count = () => counting && (otherTurns++, setImmediate(count))
+    background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async () => {
+      // From the run's end on, the turns the event loop gets before the response is stored.
+      counting = true
+      setImmediate(count)
+      return {response: done, lastEvent: 'response.completed'}
+    })
+    await waitFor(() => !background.isRunning('resp_end'), 'the run to end')
+    counting = false
+    // Before, the last event, the store's count and its own stringify each serialized the whole response in one go.
+    assert.ok(otherTurns > 10, `other turns ${otherTurns}`)
+    const frames = store.get('resp_end').events!
+    assert.equal(frames.at(-1), eventFrame({type: 'response.completed', response: done, sequence_number: 1}, 'response.completed'))
+    // The count is the store's own: the same bytes as a put that stringifies the response itself.
+    const bytes = store.bytes
+    const again = new ResponseStore(4)
+    again.put({...store.get('resp_end')})
+    assert.equal(again.bytes, bytes)
   })
 })
 

@@ -37,14 +37,18 @@ export class ResponseStore {
     return this.heldBytes
   }
 
-  /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
-  put(stored: StoredResponse): boolean {
+  /**
+   * Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false).
+   * `responseBytes`: its response's JSON length when the caller has serialized it already (in slices): a 2.4 MB
+   * response with logprobs took the event loop ~60 ms to stringify again here.
+   */
+  put(stored: StoredResponse, responseBytes = Buffer.byteLength(JSON.stringify(stored.response))): boolean {
     const id = stored.response.id as string
     // What a continuation reads of the output, serialized once here: its logprobs are MBs (20 per token) that no
     // template renders (a content part is read as its type and text), and stringifying them for each continuation
     // held the event loop 30-60 ms a time.
     const outputText = JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value))
-    let bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify(stored.response)) + Buffer.byteLength(outputText)
+    let bytes = stored.inputItems.bytes + responseBytes + Buffer.byteLength(outputText)
     for (const frame of stored.events ?? []) bytes += Buffer.byteLength(frame)
     this.delete(id)
     if (bytes > this.maxBytes) return false

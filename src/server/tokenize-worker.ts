@@ -9,6 +9,8 @@ import {checkBodyText, checkContinuation, type CheckOptions, packForTransfer, ty
 
 const {modelDir, maxModelLen, chatTemplate} = workerData as {modelDir: string; maxModelLen: number; chatTemplate?: string}
 const tokenizer = Tokenizer.load(modelDir, {chatTemplate})
+// The pool times a worker's start to the end of this load: what replacing a worker costs (TokenizerWorkers.stopGoneJob).
+parentPort!.postMessage({ready: true})
 
 export type WorkerJob =
   | TokenizeJob

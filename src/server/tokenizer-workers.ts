@@ -27,7 +27,13 @@ interface PooledWorker {
 
 const MAX_RESPAWNS_IN_A_ROW = 3
 
-type Reply = {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
+/** A worker's start (thread, modules, tokenizer) until it is measured: ~200 ms for the built-in model on a 2-core VM. */
+const ASSUMED_STARTUP_MS = 200
+
+/** A replaced worker costs its start and then the slower first jobs of a cold thread: about twice the start (stopGoneJob). */
+const REPLACEMENT_COST_PER_START = 2
+
+type Reply = {ready: true} | {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
 
 /** Smaller bodies are parsed and checked on the event loop: a copy to a worker and back would cost about as much. */
 const OFFLOAD_BODY_BYTES = 64 * 1024
@@ -44,10 +50,16 @@ export class TokenizerWorkers implements PromptTokenizer {
   private closed = false
   /** Worker deaths since the last answered job: a tokenizer that cannot load must not respawn forever. */
   private failuresInARow = 0
+  /** How long the last worker took from its spawn to its tokenizer loaded: what replacing one costs. */
+  private startupMs = ASSUMED_STARTUP_MS
+  /** Workers stopped (and replaced) because their job's client had left and the job outran the grace. */
+  goneJobsStopped = 0
 
   /**
    * `sizeLimit` is the main thread's tokenizer: text that cannot fit is refused before it is copied to a worker.
    * `chatTemplate` replaces the model's template in every worker (serve --chat-template), as it does in the engine's.
+   * `goneJobGraceMs`: how long a job whose client left may run on before its worker is replaced; by default what a
+   * worker's start was measured to cost (see stopGoneJob).
    */
   constructor(
     private readonly modelDir: string,
@@ -55,6 +67,7 @@ export class TokenizerWorkers implements PromptTokenizer {
     threads: number,
     private readonly sizeLimit: Pick<TokenizerLike, 'maxTextBytes'>,
     private readonly chatTemplate?: string,
+    private readonly goneJobGraceMs?: number,
   ) {
     for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
   }
@@ -116,7 +129,8 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   /**
    * Queues a job for the next free worker. `signal` aborting (the client left) rejects it with the abort reason at
-   * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing.
+   * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing, and a
+   * running one is stopped if it runs on past the grace (stopGoneJob).
    */
   private post(job: WorkerJob, signal: AbortSignal | undefined, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed || this.pool.length === 0) return Promise.reject(new Error('no tokenizer worker is running (closed, or they kept failing)'))
@@ -125,7 +139,7 @@ export class TokenizerWorkers implements PromptTokenizer {
       const onAbort = () => {
         const index = this.waiting.indexOf(entry)
         if (index >= 0) this.waiting.splice(index, 1)
-        // A running job finishes in its worker; its answer finds no caller (see the message handler).
+        else this.stopGoneJob(entry)
         entry.done()
         reject(signal!.reason)
       }
@@ -134,6 +148,36 @@ export class TokenizerWorkers implements PromptTokenizer {
       this.waiting.push(entry)
       this.dispatch()
     })
+  }
+
+  /**
+   * A running job's client left: if the job is still running after the grace, its worker is terminated and a new one
+   * takes its place (the job's answer would find no caller). The grace is what replacing a worker costs, as in ski
+   * rental: a job that ends within it costs no more than a replacement would have, and one that runs on costs at most
+   * twice what stopping it at once would. A replacement costs its start (~230 ms on a 2-core VM for the built-in model)
+   * and then its first jobs run cold (a 3.25 MB chat's check: ~290 ms against ~160 ms warm), so about twice the start;
+   * a flood of such checks (0.1-1 s each) whose clients left then ends within the grace, and a continuation parsing a
+   * big store (seconds) does not. The start runs in the new thread; the event loop pays `new Worker` (~1-5 ms). Jobs
+   * waiting are the pool's, not the worker's, so none is lost.
+   */
+  private stopGoneJob(entry: Job): void {
+    const pooled = this.pool.find((each) => each.running === entry)
+    if (pooled === undefined) return
+    const grace = this.goneJobGraceMs ?? REPLACEMENT_COST_PER_START * this.startupMs
+    if (grace <= 0) return this.replace(pooled)
+    setTimeout(() => pooled.running === entry && this.replace(pooled), grace).unref()
+  }
+
+  /** Terminates `pooled`'s worker and puts a new one in its place; its running job, if any, was answered already. */
+  private replace(pooled: PooledWorker): void {
+    const index = this.pool.indexOf(pooled)
+    if (this.closed || index < 0) return
+    // Out of the pool first: its 'exit' then finds nothing to fail, and a late answer no job to answer.
+    pooled.running = null
+    this.pool[index] = this.spawn()
+    this.goneJobsStopped += 1
+    terminateWorker(pooled.worker).catch(() => {})
+    this.dispatch()
   }
 
   /** Hands waiting jobs to idle workers, oldest first. */
@@ -161,11 +205,13 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   private spawn(): PooledWorker {
+    const started = performance.now()
     const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate})
     // Idle workers must not keep the process alive; the server's socket does.
     worker.unref()
     const pooled: PooledWorker = {worker, running: null}
     worker.on('message', (reply: Reply) => {
+      if ('ready' in reply) return void (this.startupMs = performance.now() - started)
       const entry = pooled.running
       if (entry === null || entry.id !== reply.id) return
       this.failuresInARow = 0
