@@ -189,6 +189,23 @@ describe('the tiny model tokenizer', () => {
     }
   })
 
+  it('stops a running check whose client left at its next checkpoint, keeping its worker', async () => {
+    const patient = new TokenizerWorkers(modelDir, 512, 1, tokenizer, undefined, 600_000)
+    try {
+      const big = Buffer.from(JSON.stringify({messages: Array.from({length: 20_000}, (_, i) => ({role: i % 2 ? 'assistant' : 'user', content: 'x'}))}))
+      const gone = new AbortController()
+      const running = patient.checkBody(big, 'chat', CHECKS, gone.signal)
+      const next = patient.tokenize({kind: 'text', text: 'next', param: 'prompt'})
+      gone.abort(new Error('client gone'))
+      await assert.rejects(running)
+      // The same worker answers the next job after the cancelled one's reply: before, the check ran to its end.
+      assert.deepEqual(await next, tokenizer.encode('next'))
+      assert.deepEqual([patient.goneJobsCancelled, patient.goneJobsStopped], [1, 0])
+    } finally {
+      await patient.close()
+    }
+  })
+
   it('lets a job whose client left finish within the grace: its worker is kept', async () => {
     const patient = new TokenizerWorkers(modelDir, 512, 1, tokenizer, undefined, 600_000)
     try {
@@ -198,7 +215,7 @@ describe('the tiny model tokenizer', () => {
       gone.abort(new Error('client gone'))
       await assert.rejects(running)
       assert.deepEqual(await next, tokenizer.encode('next'))
-      assert.equal(patient.goneJobsStopped, 0)
+      assert.deepEqual([patient.goneJobsCancelled, patient.goneJobsStopped], [0, 0])
     } finally {
       await patient.close()
     }

@@ -3,6 +3,7 @@ import type {Worker} from 'node:worker_threads'
 import {adoptTextSettlement, type TextSettlement, textToSettle} from '../engine/guided/spec-handoff.js'
 import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
+import type {ConversationText} from './response-store.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
 import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
@@ -21,6 +22,8 @@ interface Job {
 
 interface PooledWorker {
   worker: Worker
+  /** The id of the job cancelled on this worker (its client left), read at the job's checkpoints (job-checkpoint.ts). */
+  cancel: Int32Array
   /** The one job this worker runs, if any: jobs wait here, not in the worker's message queue, so a gone client's can be dropped. */
   running: Job | null
 }
@@ -33,7 +36,7 @@ const ASSUMED_STARTUP_MS = 200
 /** A replaced worker costs its start and then the slower first jobs of a cold thread: about twice the start (stopGoneJob). */
 const REPLACEMENT_COST_PER_START = 2
 
-type Reply = {ready: true} | {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
+type Reply = {ready: true} | {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError} | {id: number; cancelled: true}
 
 /** Smaller bodies are parsed and checked on the event loop: a copy to a worker and back would cost about as much. */
 const OFFLOAD_BODY_BYTES = 64 * 1024
@@ -52,7 +55,9 @@ export class TokenizerWorkers implements PromptTokenizer {
   private failuresInARow = 0
   /** How long the last worker took from its spawn to its tokenizer loaded: what replacing one costs. */
   private startupMs = ASSUMED_STARTUP_MS
-  /** Workers stopped (and replaced) because their job's client had left and the job outran the grace. */
+  /** Jobs whose client left while they ran that stopped at a checkpoint (job-checkpoint.ts). */
+  goneJobsCancelled = 0
+  /** Workers stopped (and replaced) because their job's client had left and the job ran on past the grace. */
   goneJobsStopped = 0
 
   /**
@@ -99,7 +104,7 @@ export class TokenizerWorkers implements PromptTokenizer {
    * conversation together are small: a long conversation, or a big body (its text comes back from the first pass
    * unparsed), costs the event loop their copy, not their parse and checks.
    */
-  async checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses> {
+  async checkContinuation(bodyText: string, conversation: readonly ConversationText[], signal?: AbortSignal): Promise<CheckedResponses> {
     const chars = conversation.reduce((sum, text) => sum + text.length, bodyText.length)
     if (chars < OFFLOAD_BODY_BYTES) return this.settleGuided(checkContinuation(bodyText, conversation), signal)
     return unpackTransferred((await this.post({kind: 'continuation', bodyText, conversation}, signal)) as CheckedResponses)
@@ -151,18 +156,21 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   /**
-   * A running job's client left: if the job is still running after the grace, its worker is terminated and a new one
-   * takes its place (the job's answer would find no caller). The grace is what replacing a worker costs, as in ski
-   * rental: a job that ends within it costs no more than a replacement would have, and one that runs on costs at most
-   * twice what stopping it at once would. A replacement costs its start (~230 ms on a 2-core VM for the built-in model)
-   * and then its first jobs run cold (a 3.25 MB chat's check: ~290 ms against ~160 ms warm), so about twice the start;
-   * a flood of such checks (0.1-1 s each) whose clients left then ends within the grace, and a continuation parsing a
-   * big store (seconds) does not. The start runs in the new thread; the event loop pays `new Worker` (~1-5 ms). Jobs
-   * waiting are the pool's, not the worker's, so none is lost.
+   * A running job's client left: the worker is told (a shared flag), and the job stops at its next checkpoint, every
+   * few ms of the long checks (a continuation's conversation, a body's messages or input items: job-checkpoint.ts).
+   * One still running after the grace (a stretch with no checkpoint: a template's render, an encode) has its worker
+   * terminated and replaced. The grace is what a replacement costs, as in ski rental: a job that ends within it costs
+   * no more than a replacement would, and one that runs on costs at most twice what stopping it at once would. A
+   * replacement costs its start (~230 ms on a 2-core VM for the built-in model) and then cold first jobs (a 3.25 MB
+   * chat's check: ~290 ms against ~160 ms warm): about twice the start. Replacing workers in a flood of such jobs
+   * whose clients leave made a normal client wait longer (the freed worker takes the next doomed job, cold), which
+   * is why checkpoints come first. The event loop pays `new Worker` (~1-5 ms); the start runs in the new thread.
+   * Jobs waiting are the pool's, not the worker's, so none is lost.
    */
   private stopGoneJob(entry: Job): void {
     const pooled = this.pool.find((each) => each.running === entry)
     if (pooled === undefined) return
+    Atomics.store(pooled.cancel, 0, entry.id)
     const grace = this.goneJobGraceMs ?? REPLACEMENT_COST_PER_START * this.startupMs
     if (grace <= 0) return this.replace(pooled)
     setTimeout(() => pooled.running === entry && this.replace(pooled), grace).unref()
@@ -206,10 +214,11 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   private spawn(): PooledWorker {
     const started = performance.now()
-    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate})
+    const cancel = new Int32Array(new SharedArrayBuffer(4)).fill(-1)
+    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate, cancel: cancel.buffer})
     // Idle workers must not keep the process alive; the server's socket does.
     worker.unref()
-    const pooled: PooledWorker = {worker, running: null}
+    const pooled: PooledWorker = {worker, cancel, running: null}
     worker.on('message', (reply: Reply) => {
       if ('ready' in reply) return void (this.startupMs = performance.now() - started)
       const entry = pooled.running
@@ -218,7 +227,8 @@ export class TokenizerWorkers implements PromptTokenizer {
       pooled.running = null
       entry.done()
       // A caller whose signal aborted has had its rejection already; settling again is a no-op.
-      if ('error' in reply) entry.reject(deserializeJobError(reply.error))
+      if ('cancelled' in reply) this.goneJobsCancelled += 1
+      else if ('error' in reply) entry.reject(deserializeJobError(reply.error))
       else if ('ids' in reply) entry.resolve(Array.from(reply.ids))
       else entry.resolve(reply.value)
       this.dispatch()
