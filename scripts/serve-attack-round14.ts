@@ -37,11 +37,15 @@ async function ghosts(t: Target): Promise<void> {
   for (const leaveMs of [300, 0]) {
     let stop = false
     let sent = 0
+    const statuses = new Map<string, number>()
     const flood = Array.from({length: 4}, async () => {
       while (!stop) {
         sent++
         const leaving = leaveMs > 0 ? AbortSignal.timeout(leaveMs) : AbortSignal.timeout(300_000)
-        await request(t, 'POST', '/v1/responses', {input: 'next', previous_response_id: last, max_output_tokens: 1, store: false}, {}, leaving).catch(() => null)
+        const reply = await request(t, 'POST', '/v1/responses', {input: 'next', previous_response_id: last, max_output_tokens: 1, store: false}, {}, leaving).catch(() => null)
+        const status = reply === null ? 'left' : String(reply.status)
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+        if (reply !== null && reply.status !== 200) finding('ghosts', `a continuation: ${gist(reply)}`)
       }
     })
     await sleep(1000)
@@ -55,7 +59,8 @@ async function ghosts(t: Target): Promise<void> {
     }
     stop = true
     await Promise.all(flood)
-    console.log(`  ghosts: ${sent} continuations ${leaveMs > 0 ? `left after ${leaveMs} ms` : 'waited on'}; normal chats beside them: ${percentiles(latencies)} (load ${load()})`)
+    const counted = [...statuses].map(([status, n]) => `${n} x ${status}`).join(', ')
+    console.log(`  ghosts: ${sent} continuations ${leaveMs > 0 ? `left after ${leaveMs} ms` : 'waited on'} (${counted}); normal chats beside them: ${percentiles(latencies)} (load ${load()})`)
   }
 }
 

@@ -56,8 +56,8 @@ describe('ResponseStore', () => {
 
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
     const {inputItems, ...rest} = stored('a', null, 1000)
-    // The response, its input items' text, and what a continuation reads: their shared copy and its output's text.
-    const one = Buffer.byteLength(JSON.stringify(rest.response)) + 2 * Buffer.byteLength(inputItems.text) + Buffer.byteLength(JSON.stringify(rest.response.output))
+    // The response, its input items' text, and its output's text (what a continuation reads).
+    const one = Buffer.byteLength(JSON.stringify(rest.response)) + inputItems.utf8.byteLength + Buffer.byteLength(JSON.stringify(rest.response.output))
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -100,8 +100,14 @@ describe('stored input items (kept as their texts)', () => {
     assert.deepEqual(page('order=asc&after=c'), {object: 'list', data: [], first_id: null, last_id: null, has_more: false})
     assert.deepEqual(page('after=c&limit=1'), {object: 'list', data: [{id: 'a', n: 3}], first_id: 'a', last_id: 'a', has_more: true})
     assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
-    assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
-    assert.equal(items.bytes, Buffer.byteLength(items.text))
+    const text = Buffer.from(items.utf8).toString('utf8')
+    assert.deepEqual(JSON.parse(text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
+    assert.equal(items.bytes, Buffer.byteLength(text))
+    // Offsets are bytes: items of many-byte characters page and are found as any others.
+    const wide = storedInputItems([{id: 'é', text: '日本語'}, {id: '🙂', text: 'ü'}, {id: 'x', text: ''}])
+    const widePage = (query: string) => JSON.parse(inputItemsPageText(wide, new URLSearchParams(query)))
+    assert.deepEqual(widePage('order=asc&after=é'), {object: 'list', data: [{id: '🙂', text: 'ü'}, {id: 'x', text: ''}], first_id: '🙂', last_id: 'x', has_more: false})
+    assert.deepEqual(widePage('after=x&limit=1').data, [{id: '🙂', text: 'ü'}])
     // An id with quotes and backslashes is read off its item's text whole.
     const odd = storedInputItems([{id: 'q"\\"x\\', n: 1}, {id: '\ud800', n: 2}])
     assert.deepEqual(JSON.parse(inputItemsPageText(odd, new URLSearchParams(''))), {object: 'list', data: [{id: '\ud800', n: 2}, {id: 'q"\\"x\\', n: 1}], first_id: '\ud800', last_id: 'q"\\"x\\', has_more: false})

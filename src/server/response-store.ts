@@ -4,6 +4,7 @@
 import {NotFoundError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
 import {checkpoint} from './job-checkpoint.js'
+import {bufferOf, sharedUtf8} from './shared-utf8.js'
 import type {StoredInputItems} from './stored-input-items.js'
 
 export interface StoredResponse {
@@ -27,18 +28,10 @@ export const DEFAULT_RESPONSES_STORE_BYTES = 64 * 1024 * 1024
  */
 export type ConversationText = string | Uint8Array
 
-/** `text` as UTF-8 in a SharedArrayBuffer of its own: posted to a worker, it is shared, not copied. */
-function sharedUtf8(text: string): Uint8Array {
-  const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)))
-  Buffer.from(bytes.buffer).write(text)
-  return bytes
-}
-
 interface Entry {
   stored: StoredResponse
   bytes: number
-  /** What a continuation reads of it: its input items' text and its output's, shared (sharedUtf8). */
-  inputShared: Uint8Array
+  /** What a continuation reads of its output (its input items are shared already). */
   outputShared: Uint8Array
 }
 
@@ -71,12 +64,11 @@ export class ResponseStore {
     // template renders (a content part is read as its type and text), and stringifying them for each continuation
     // held the event loop 30-60 ms a time.
     const outputShared = sharedUtf8(JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value)))
-    // The input items' shared copy is counted too: it is memory the store holds beside their text (kept for pages).
-    let bytes = 2 * stored.inputItems.bytes + responseBytes + outputShared.byteLength
+    let bytes = stored.inputItems.bytes + responseBytes + outputShared.byteLength
     for (const frame of stored.events ?? []) bytes += Buffer.byteLength(frame)
     this.delete(id)
     if (bytes > this.maxBytes) return false
-    this.entries.set(id, {stored, bytes, inputShared: sharedUtf8(stored.inputItems.text), outputShared})
+    this.entries.set(id, {stored, bytes, outputShared})
     this.heldBytes += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxResponses && this.heldBytes <= this.maxBytes) break
@@ -118,9 +110,9 @@ export class ResponseStore {
     const seen = new Set<string>()
     for (let at: string | null = id; at !== null && !seen.has(at); ) {
       seen.add(at)
-      const {stored, inputShared, outputShared} = this.touch(at, 'previous_response_id')
+      const {stored, outputShared} = this.touch(at, 'previous_response_id')
       // Reversed below: input then output, oldest response first.
-      texts.push(outputShared, inputShared)
+      texts.push(outputShared, stored.inputItems.utf8)
       at = stored.previousId
     }
     return texts.reverse()
@@ -131,6 +123,6 @@ export class ResponseStore {
 export function conversationFromTexts(texts: readonly ConversationText[]): JsonObject[] {
   return texts.flatMap((text) => {
     checkpoint()
-    return JSON.parse(typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8')) as JsonObject[]
+    return JSON.parse(typeof text === 'string' ? text : bufferOf(text).toString('utf8')) as JsonObject[]
   })
 }
