@@ -13,7 +13,7 @@ const checkOptions = {modelName: 'm', contentFormat: 'auto', storeOn: false, tru
 
 for (let start = 0; start < Number(options.starts); start++) {
   const began = performance.now()
-  const worker = new Worker(workerUrl, {workerData: {modelDir: options.model, maxModelLen: 2048}})
+  const worker = new Worker(workerUrl, {workerData: {modelDir: options.model, maxModelLen: 2048, cancel: new Int32Array(new SharedArrayBuffer(4)).fill(-1).buffer}})
   const onLoop = performance.now() - began
   await new Promise<void>((resolve) => worker.on('message', (message: {ready?: boolean}) => message.ready && resolve()))
   const ready = performance.now() - began

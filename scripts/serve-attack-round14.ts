@@ -6,7 +6,7 @@
 // Usage: npm run build:ts && npx tsx scripts/serve-attack-round14.ts [--only ghosts,ends,inputs] [--seconds 15]
 import {parseArgs} from 'node:util'
 import {attackRun, idleProblem, load, percentiles, sleep, targetOf} from './serve-attack-harness.js'
-import {startProbedServer} from './probed-server.js'
+import {percentile, pollHealth, startProbedServer} from './probed-server.js'
 import {gist, problemOf, raw, request, type Target} from './serve-attack-wire.js'
 import {hostileCases} from './serve-attack-round14-cases.js'
 
@@ -49,6 +49,7 @@ async function ghosts(t: Target): Promise<void> {
       }
     })
     await sleep(1000)
+    const health = pollHealth(t.url)
     const latencies: number[] = []
     const chat = {messages: [{role: 'user', content: 'hello'}], max_tokens: 2}
     for (const until = performance.now() + seconds * 1000; performance.now() < until; ) {
@@ -58,9 +59,10 @@ async function ghosts(t: Target): Promise<void> {
       latencies.push(performance.now() - started)
     }
     stop = true
+    const waits = await health.stop()
     await Promise.all(flood)
     const counted = [...statuses].map(([status, n]) => `${n} x ${status}`).join(', ')
-    console.log(`  ghosts: ${sent} continuations ${leaveMs > 0 ? `left after ${leaveMs} ms` : 'waited on'} (${counted}); normal chats beside them: ${percentiles(latencies)} (load ${load()})`)
+    console.log(`  ghosts: ${sent} continuations ${leaveMs > 0 ? `left after ${leaveMs} ms` : 'waited on'} (${counted}); normal chats beside them: ${percentiles(latencies)}; /health every 10 ms: p99 ${percentile(waits, 0.99).toFixed(0)} ms, max ${waits.at(-1)!.toFixed(0)} ms (load ${load()})`)
   }
 }
 

@@ -3,10 +3,10 @@ import type {Worker} from 'node:worker_threads'
 import {adoptTextSettlement, type TextSettlement, textToSettle} from '../engine/guided/spec-handoff.js'
 import {startModuleWorker, terminateWorker} from '../engine/module-worker.js'
 import type {TokenizerLike} from './engine-like.js'
-import type {ConversationText} from './response-store.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
 import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
+import type {ConversationText} from './response-store.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 /** A job waiting for a worker, or running on one. */
@@ -135,7 +135,7 @@ export class TokenizerWorkers implements PromptTokenizer {
   /**
    * Queues a job for the next free worker. `signal` aborting (the client left) rejects it with the abort reason at
    * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing, and a
-   * running one is stopped if it runs on past the grace (stopGoneJob).
+   * running one is told to stop (stopGoneJob).
    */
   private post(job: WorkerJob, signal: AbortSignal | undefined, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed || this.pool.length === 0) return Promise.reject(new Error('no tokenizer worker is running (closed, or they kept failing)'))
