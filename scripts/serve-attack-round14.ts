@@ -1,16 +1,18 @@
 // Round 14 of the serve attacks (docs/PERFORMANCE.md, "Round 14, serving"): clients that leave while a tokenizer worker
 // runs a long job for them (a continuation parsing a ~40 MB stored chain), the end of a big Responses reply (1,900
-// tokens with 20 top logprobs) in each of its three forms, and hostile inputs on every route (fields, wire). Each class
+// tokens with 20 top logprobs) in each of its three forms, slowloris headers and streams never read beside a normal
+// client, and hostile inputs on every route (fields, wire). Each class
 // runs on its own `pagedllm serve` (dist/, built-in model); after each, /health must be 200, the engine drained (no KV
 // block, request or admitted sequence held) and a normal request served.
-// Usage: npm run build:ts && npx tsx scripts/serve-attack-round14.ts [--only ghosts,ends,inputs] [--seconds 15]
+// Usage: npm run build:ts && npx tsx scripts/serve-attack-round14.ts [--only ghosts,ends,slow,inputs] [--seconds 15] [--verbose]
+import {connect, type Socket} from 'node:net'
 import {parseArgs} from 'node:util'
 import {attackRun, idleProblem, load, percentiles, sleep, targetOf} from './serve-attack-harness.js'
 import {percentile, pollHealth, startProbedServer} from './probed-server.js'
 import {gist, problemOf, raw, request, type Target} from './serve-attack-wire.js'
 import {hostileCases} from './serve-attack-round14-cases.js'
 
-const {values: options} = parseArgs({options: {only: {type: 'string', default: 'ghosts,ends,inputs'}, seconds: {type: 'string', default: '15'}, verbose: {type: 'boolean', default: false}}})
+const {values: options} = parseArgs({options: {only: {type: 'string', default: 'ghosts,ends,slow,inputs'}, seconds: {type: 'string', default: '15'}, verbose: {type: 'boolean', default: false}}})
 const seconds = Number(options.seconds)
 const NORMAL = {path: '/v1/completions', body: {prompt: 'still serving?', max_tokens: 2}}
 const {findings, finding, withServer} = attackRun(NORMAL)
@@ -89,6 +91,39 @@ async function ends(): Promise<void> {
   }
 }
 
+/**
+ * 200 connections sending their headers a byte per 500 ms (slowloris) and 16 streams whose clients never read
+ * (1,000 tokens each), while a normal client sends 2-token completions for `seconds`: it must be served throughout.
+ */
+async function slowClients(t: Target): Promise<void> {
+  const open = (bytes: string) =>
+    new Promise<Socket>((resolve) => {
+      const socket = connect(t.port, t.host, () => resolve(socket))
+      socket.on('error', () => {})
+      socket.pause()
+      socket.write(bytes)
+    })
+  const slow = await Promise.all(Array.from({length: 200}, () => open('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ')))
+  const drip = setInterval(() => slow.forEach((socket) => socket.writable && socket.write('a')), 500)
+  const body = JSON.stringify({messages: [{role: 'user', content: 'hello'}], max_tokens: 1000, ignore_eos: true, stream: true, logprobs: true, top_logprobs: 20})
+  const deaf = await Promise.all(Array.from({length: 16}, () => open(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)))
+  const latencies: number[] = []
+  try {
+    for (const until = performance.now() + seconds * 1000; performance.now() < until; ) {
+      const started = performance.now()
+      const reply = await request(t, 'POST', '/v1/completions', {prompt: 'hi', max_tokens: 2}, {}, AbortSignal.timeout(60_000))
+      if (reply.status !== 200) finding('slow', `a normal completion: ${gist(reply)}`)
+      latencies.push(performance.now() - started)
+    }
+  } finally {
+    clearInterval(drip)
+    console.log(`  slow: 200 slowloris headers and 16 streams never read; normal completions: ${percentiles(latencies)} (load ${load()})`)
+    for (const socket of [...slow, ...deaf]) socket.destroy()
+  }
+  const sorted = [...latencies].sort((x, y) => x - y)
+  if (sorted[sorted.length >> 1]! > 2000) finding('slow', `normal completions p50 ${sorted[sorted.length >> 1]!.toFixed(0)} ms beside slow clients`)
+}
+
 /** Hostile inputs on every route (scripts/serve-attack-round14-cases.ts): each a shaped 200 or a 4xx, none a 5xx or a hang. */
 async function inputs(t: Target): Promise<void> {
   const counts = new Map<string, number>()
@@ -127,6 +162,7 @@ function safeParse(text: string): unknown {
 const only = new Set(options.only.split(','))
 if (only.has('ghosts')) await withServer('ghosts', ['--responses-store', '16'], ghosts)
 if (only.has('ends')) await ends()
+if (only.has('slow')) await withServer('slow', ['--slow-client-timeout', '3'], slowClients)
 if (only.has('inputs')) await withServer('inputs', ['--responses-store', '16', '--num-blocks', '64'], inputs)
 console.log(findings.length === 0 ? '\nno findings; every server drained and served a normal request after each class' : `\n${findings.length} findings:\n${findings.join('\n')}`)
 process.exit(findings.length === 0 ? 0 : 1)
