@@ -152,6 +152,32 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     await streamEvents(reply as unknown as ServerResponse, 10_000, background.find('resp_bg'), 0, new AbortController().signal)
     assert.deepEqual(written, frames.slice(1))
   })
+  it("serializes a background stream's big events a slice at a time, in order (an item's done events carry all its logprobs)", async () => {
+    const store = new ResponseStore(4)
+    const background = new BackgroundResponses(store, () => {})
+    const queued = {id: 'resp_events', object: 'response', status: 'queued', output: []}
+    const top = Array.from({length: 20}, (_, index) => ({token: `a${index}`, logprob: -2, bytes: [97]}))
+    const logprobs = Array.from({length: 2000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: top}))
+    const big = {type: 'response.output_text.done', item_id: 'msg_1', output_index: 0, content_index: 0, text: 'x', logprobs}
+    let otherTurns = 0
+    let counting = false
+    const count = () => counting && (otherTurns++, setImmediate(count))
+    background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async (work) => {
+      const small = work.emit({type: 'response.in_progress', response: queued})
+      counting = true
+      setImmediate(count)
+      await Promise.all([small, work.emit(big), work.emit({type: 'response.output_text.delta', delta: 'after'})])
+      counting = false
+      return {response: {...queued, status: 'completed'}, lastEvent: 'response.completed'}
+    })
+    await waitFor(() => !background.isRunning('resp_events'), 'the run to end')
+    // Before, each event was stringified whole as it was emitted: no turn for anyone else.
+    assert.ok(otherTurns > 10, `other turns ${otherTurns}`)
+    const frames = store.get('resp_events').events!
+    assert.deepEqual(frames.map((frame) => /^event: (\S+)/.exec(frame)![1]), ['response.created', 'response.in_progress', 'response.output_text.done', 'response.output_text.delta', 'response.completed'])
+    assert.equal(frames[2], eventFrame({...big, sequence_number: 2}, 'response.output_text.done'))
+  })
+
   it("serializes a background run's big end once, a slice at a time: its last frame and the store's count come from it", async () => {
     const store = new ResponseStore(4)
     const background = new BackgroundResponses(store, () => {})

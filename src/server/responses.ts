@@ -129,7 +129,7 @@ function runInBackground(
     const builder = new ResponseOutputBuilder(async (event) => work.emit(event))
     const opened = async () => {
       work.setProgress(() => responseObject(base, 'in_progress', builder.itemsSoFar(), null))
-      work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
+      await work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
     }
     try {
       const response = await runToEnd(context, work.signal, request, chatRun, base, builder, opened)
