@@ -158,6 +158,69 @@ describe('the tiny model tokenizer', () => {
     }
   })
 
+  it("replaces a worker whose job's client left while it ran, keeping the jobs that wait and answering them rightly", async () => {
+    // Grace 0: the worker is stopped as the client leaves, so the test does not race the job's end.
+    const single = new TokenizerWorkers(modelDir, 512, 1, tokenizer, undefined, 0)
+    try {
+      const left = new Error('client gone')
+      const big = Buffer.from(JSON.stringify({messages: Array.from({length: 20_000}, (_, i) => ({role: i % 2 ? 'assistant' : 'user', content: 'x'}))}))
+      // More stops in a row than the respawns allowed to failing workers: a stop is not a failure, the pool stays whole.
+      for (let round = 1; round <= 5; round++) {
+        const gone = new AbortController()
+        const running = single.checkBody(Buffer.from(big), 'chat', CHECKS, gone.signal)
+        const waiting = single.tokenize({kind: 'text', text: `after ${round}`, param: 'prompt'})
+        assert.equal(single.numWaiting, 1)
+        gone.abort(left)
+        await assert.rejects(running, (error: unknown) => error === left)
+        // Before, the gone client's check ran to its end in the only worker; now that worker is gone and replaced.
+        assert.equal(single.goneJobsStopped, round)
+        assert.deepEqual(await waiting, tokenizer.encode(`after ${round}`))
+      }
+      // A job that waited (never ran) is only dropped: no worker is stopped for it.
+      const blocker = single.tokenize({kind: 'text', text: 'blocker', param: 'prompt'})
+      const gone = new AbortController()
+      const dropped = single.tokenize({kind: 'text', text: 'dropped', param: 'prompt'}, gone.signal)
+      gone.abort(left)
+      await assert.rejects(dropped, (error: unknown) => error === left)
+      assert.deepEqual(await blocker, tokenizer.encode('blocker'))
+      assert.equal(single.goneJobsStopped, 5)
+    } finally {
+      await single.close()
+    }
+  })
+
+  it('stops a running check whose client left at its next checkpoint, keeping its worker', async () => {
+    const patient = new TokenizerWorkers(modelDir, 512, 1, tokenizer, undefined, 600_000)
+    try {
+      const big = Buffer.from(JSON.stringify({messages: Array.from({length: 20_000}, (_, i) => ({role: i % 2 ? 'assistant' : 'user', content: 'x'}))}))
+      const gone = new AbortController()
+      const running = patient.checkBody(big, 'chat', CHECKS, gone.signal)
+      const next = patient.tokenize({kind: 'text', text: 'next', param: 'prompt'})
+      gone.abort(new Error('client gone'))
+      await assert.rejects(running)
+      // The same worker answers the next job after the cancelled one's reply: before, the check ran to its end.
+      assert.deepEqual(await next, tokenizer.encode('next'))
+      assert.deepEqual([patient.goneJobsCancelled, patient.goneJobsStopped], [1, 0])
+    } finally {
+      await patient.close()
+    }
+  })
+
+  it('lets a job whose client left finish within the grace: its worker is kept', async () => {
+    const patient = new TokenizerWorkers(modelDir, 512, 1, tokenizer, undefined, 600_000)
+    try {
+      const gone = new AbortController()
+      const running = patient.tokenize({kind: 'text', text: 'short', param: 'prompt'}, gone.signal)
+      const next = patient.tokenize({kind: 'text', text: 'next', param: 'prompt'})
+      gone.abort(new Error('client gone'))
+      await assert.rejects(running)
+      assert.deepEqual(await next, tokenizer.encode('next'))
+      assert.deepEqual([patient.goneJobsCancelled, patient.goneJobsStopped], [0, 0])
+    } finally {
+      await patient.close()
+    }
+  })
+
   it('refuses JSON nested too deep to copy between threads as a 400, not a 500; brackets inside strings do not count', async () => {
     const deep = Buffer.from(`{"prompt": ${'['.repeat(500_000)}${']'.repeat(500_000)}}`)
     await assert.rejects(workers.checkBody(deep, 'completions', CHECKS), (error: unknown) => error instanceof InvalidRequestError && error.code === 'invalid_json')

@@ -11,6 +11,7 @@ import {BackgroundResponses, streamEvents} from '../src/server/responses-backgro
 import {type StoredConversation, translateResponsesRequest} from '../src/server/responses-request.js'
 import {storedResponseRoute} from '../src/server/responses-routes.js'
 import {inputItemsPageText, storedInputItems} from '../src/server/stored-input-items.js'
+import {eventFrame} from '../src/server/sse.js'
 import {FakeEngine} from './support/fake-engine.js'
 import {post, refusal, start, startTinyEngineServer, waitFor} from './support/server-harness.js'
 
@@ -38,10 +39,25 @@ describe('ResponseStore', () => {
     assert.throws(() => store.get('b'), {httpStatus: 404})
   })
 
+  it("hands a continuation the chain's texts as UTF-8 in shared memory: a worker gets them without a copy", () => {
+    const store = new ResponseStore(4)
+    store.put(stored('a'))
+    store.put(stored('b', 'a', 20))
+    const texts = store.conversationTextsOf('b')
+    // Before, strings: posting a 38 MB chain's texts held the event loop ~0.5 s per continuation.
+    assert.ok(texts.every((text) => text instanceof Uint8Array && text.buffer instanceof SharedArrayBuffer))
+    assert.deepEqual(conversationFromTexts(texts), [
+      {id: 'msg_a', type: 'message', role: 'user', content: 'q'},
+      {type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(10)}]},
+      {id: 'msg_b', type: 'message', role: 'user', content: 'q'},
+      {type: 'message', role: 'assistant', content: [{type: 'output_text', text: 'x'.repeat(20)}]},
+    ])
+  })
+
   it('keeps at most its byte budget, and refuses one response larger than all of it', () => {
     const {inputItems, ...rest} = stored('a', null, 1000)
     // The response, its input items' text, and its output's text (what a continuation reads).
-    const one = Buffer.byteLength(JSON.stringify(rest.response)) + Buffer.byteLength(inputItems.text) + Buffer.byteLength(JSON.stringify(rest.response.output))
+    const one = Buffer.byteLength(JSON.stringify(rest.response)) + inputItems.utf8.byteLength + Buffer.byteLength(JSON.stringify(rest.response.output))
     const store = new ResponseStore(100, one * 2 + 10)
     for (const id of ['a', 'b', 'c']) assert.equal(store.put(stored(id, null, 1000)), true)
     assert.deepEqual([store.size, store.bytes], [2, one * 2])
@@ -84,8 +100,14 @@ describe('stored input items (kept as their texts)', () => {
     assert.deepEqual(page('order=asc&after=c'), {object: 'list', data: [], first_id: null, last_id: null, has_more: false})
     assert.deepEqual(page('after=c&limit=1'), {object: 'list', data: [{id: 'a', n: 3}], first_id: 'a', last_id: 'a', has_more: true})
     assert.throws(() => page('after=d'), {httpStatus: 400, param: 'after'})
-    assert.deepEqual(JSON.parse(items.text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
-    assert.equal(items.bytes, Buffer.byteLength(items.text))
+    const text = Buffer.from(items.utf8).toString('utf8')
+    assert.deepEqual(JSON.parse(text).map((item: {n: number}) => item.n), [1, 2, 3, 4])
+    assert.equal(items.bytes, Buffer.byteLength(text))
+    // Offsets are bytes: items of many-byte characters page and are found as any others.
+    const wide = storedInputItems([{id: 'é', text: '日本語'}, {id: '🙂', text: 'ü'}, {id: 'x', text: ''}])
+    const widePage = (query: string) => JSON.parse(inputItemsPageText(wide, new URLSearchParams(query)))
+    assert.deepEqual(widePage('order=asc&after=é'), {object: 'list', data: [{id: '🙂', text: 'ü'}, {id: 'x', text: ''}], first_id: '🙂', last_id: 'x', has_more: false})
+    assert.deepEqual(widePage('after=x&limit=1').data, [{id: '🙂', text: 'ü'}])
     // An id with quotes and backslashes is read off its item's text whole.
     const odd = storedInputItems([{id: 'q"\\"x\\', n: 1}, {id: '\ud800', n: 2}])
     assert.deepEqual(JSON.parse(inputItemsPageText(odd, new URLSearchParams(''))), {object: 'list', data: [{id: '\ud800', n: 2}, {id: 'q"\\"x\\', n: 1}], first_id: '\ud800', last_id: 'q"\\"x\\', has_more: false})
@@ -119,7 +141,7 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     const done = {...queued, status: 'completed', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'x', logprobs}]}]}
     background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async (work) => {
       work.emit({type: 'response.output_text.delta', delta: 'x'})
-      return {response: done, lastEvent: {type: 'response.completed', response: done}}
+      return {response: done, lastEvent: 'response.completed'}
     })
     await waitFor(() => !background.isRunning('resp_bg'), 'the run to end')
     const frames = store.get('resp_bg').events!
@@ -129,6 +151,60 @@ describe('GET /v1/responses/{id} of a big stored response', () => {
     const reply = {destroyed: false, writeHead: () => reply, flushHeaders: () => {}, write: (text: string) => written.push(text) > 0, end: (text?: string) => text !== undefined && written.push(text), on: () => reply, off: () => reply}
     await streamEvents(reply as unknown as ServerResponse, 10_000, background.find('resp_bg'), 0, new AbortController().signal)
     assert.deepEqual(written, frames.slice(1))
+  })
+  it("serializes a background stream's big events a slice at a time, in order (an item's done events carry all its logprobs)", async () => {
+    const store = new ResponseStore(4)
+    const background = new BackgroundResponses(store, () => {})
+    const queued = {id: 'resp_events', object: 'response', status: 'queued', output: []}
+    const top = Array.from({length: 20}, (_, index) => ({token: `a${index}`, logprob: -2, bytes: [97]}))
+    const logprobs = Array.from({length: 2000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: top}))
+    const big = {type: 'response.output_text.done', item_id: 'msg_1', output_index: 0, content_index: 0, text: 'x', logprobs}
+    let otherTurns = 0
+    let counting = false
+    const count = () => counting && (otherTurns++, setImmediate(count))
+    background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async (work) => {
+      const small = work.emit({type: 'response.in_progress', response: queued})
+      counting = true
+      setImmediate(count)
+      await Promise.all([small, work.emit(big), work.emit({type: 'response.output_text.delta', delta: 'after'})])
+      counting = false
+      return {response: {...queued, status: 'completed'}, lastEvent: 'response.completed'}
+    })
+    await waitFor(() => !background.isRunning('resp_events'), 'the run to end')
+    // Before, each event was stringified whole as it was emitted: no turn for anyone else.
+    assert.ok(otherTurns > 10, `other turns ${otherTurns}`)
+    const frames = store.get('resp_events').events!
+    assert.deepEqual(frames.map((frame) => /^event: (\S+)/.exec(frame)![1]), ['response.created', 'response.in_progress', 'response.output_text.done', 'response.output_text.delta', 'response.completed'])
+    assert.equal(frames[2], eventFrame({...big, sequence_number: 2}, 'response.output_text.done'))
+  })
+
+  it("serializes a background run's big end once, a slice at a time: its last frame and the store's count come from it", async () => {
+    const store = new ResponseStore(4)
+    const background = new BackgroundResponses(store, () => {})
+    const queued = {id: 'resp_end', object: 'response', status: 'queued', output: []}
+    const top = Array.from({length: 20}, (_, index) => ({token: `a${index}`, logprob: -2, bytes: [97]}))
+    const logprobs = Array.from({length: 2000}, (_, index) => ({token: `t${index}`, logprob: -1, bytes: [116], top_logprobs: top}))
+    const done = {...queued, status: 'completed', output: [{id: 'msg_1', type: 'message', content: [{type: 'output_text', text: 'é'.repeat(10), logprobs}]}]}
+    let otherTurns = 0
+    let counting = false
+    const count = () => counting && (otherTurns++, setImmediate(count))
+    background.start(queued, true, {inputItems: storedInputItems([{id: 'msg_0', role: 'user', content: 'q'}]), previousId: null}, new AbortController().signal, () => {}, async () => {
+      // From the run's end on, the turns the event loop gets before the response is stored.
+      counting = true
+      setImmediate(count)
+      return {response: done, lastEvent: 'response.completed'}
+    })
+    await waitFor(() => !background.isRunning('resp_end'), 'the run to end')
+    counting = false
+    // Before, the last event, the store's count and its own stringify each serialized the whole response in one go.
+    assert.ok(otherTurns > 10, `other turns ${otherTurns}`)
+    const frames = store.get('resp_end').events!
+    assert.equal(frames.at(-1), eventFrame({type: 'response.completed', response: done, sequence_number: 1}, 'response.completed'))
+    // The count is the store's own: the same bytes as a put that stringifies the response itself.
+    const bytes = store.bytes
+    const again = new ResponseStore(4)
+    again.put({...store.get('resp_end')})
+    assert.equal(again.bytes, bytes)
   })
 })
 

@@ -170,4 +170,20 @@ describe('hostile clients on raw sockets', () => {
     const after = await post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2})
     assert.equal(after.status, 200, 'the server serves on')
   })
+  it('requests waiting for body memory are counted in /metrics, and served once it is free', async () => {
+    // One body in memory at a time, held by a client that idles mid-body far from every timeout.
+    const {url} = await start({requestTimeoutMs: 120_000, headersTimeoutMs: 10_000, maxBodyBytes: 3 << 20, maxBodyBytesInFlight: 3 << 20, bodyStallTimeoutMs: 120_000})
+    const queued = async () => Number(/^pagedllm_requests_queued_for_body_memory (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1])
+    const holder = await deafClient(url, `POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${3 << 20}\r\n\r\n{"prompt"`)
+    try {
+      const waiting = post(`${url}/v1/completions`, {prompt: 'hi', max_tokens: 2})
+      for (const deadline = Date.now() + 10_000; (await queued()) !== 1; await new Promise((resolve) => setTimeout(resolve, 20)))
+        if (Date.now() > deadline) assert.fail('the request behind the holder was never counted as waiting for body memory')
+      holder.destroy()
+      assert.equal((await within(waiting, 'the waiting request', 10_000)).status, 200)
+      assert.equal(await queued(), 0)
+    } finally {
+      holder.destroy()
+    }
+  })
 })

@@ -1,6 +1,7 @@
 // Validates a /v1/chat/completions body: the messages and the chat-only fields (template, echo, logprobs, tools) on top of the shared ones.
 import {InvalidRequestError} from '../engine/errors.js'
 import type {ChatMessage} from './engine-like.js'
+import {checkpointEvery} from './job-checkpoint.js'
 import type {ChatTextPart} from '../engine/model/chat-content-format.js'
 import {checkSampling, type CommonRequest, parseCommon} from './openai-schema.js'
 import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectItem, optionalObjectList, optionalString, rejectUnsupported, requireObject} from './request-fields.js'
@@ -110,6 +111,7 @@ export function parseMessages(body: JsonObject): ChatMessage[] {
   if (!Array.isArray(messages) || messages.length === 0)
     throw new InvalidRequestError("'messages' must be a non-empty list of {role, content} objects", {param: 'messages'})
   return messages.map((message: unknown, index) => {
+    checkpointEvery(index)
     const param = `messages[${index}]`
     const fields = optionalObjectItem(message, param)
     if (fields === undefined) throw new InvalidRequestError(`'${param}' must be an object`, {param})

@@ -334,7 +334,7 @@ export class ApiServer {
 
   private renderMetrics(response: ServerResponse): void {
     const engine = this.engineState.kind === 'ready' ? this.engineState.engine : null
-    const admission = {sequences: this.limiter.unitsInUse, capacity: this.limiter.capacity, queued: this.limiter.numQueued}
+    const admission = {sequences: this.limiter.unitsInUse, capacity: this.limiter.capacity, queued: this.limiter.numQueued, bodiesQueued: this.bodyBudget.numQueued}
     const text = this.metrics.render(engine && {stats: engine.stats(), modelName: engine.modelName}, admission, this.pendingReplies.bytesHeld)
     closeIfBodyUnread(response)
     response.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})

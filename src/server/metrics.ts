@@ -40,9 +40,10 @@ export class ServerMetrics {
 
   /**
    * `engine` is null while the model is still loading: only the server's own counters exist then. `admission`: the
-   * sequence slots of --max-concurrent-requests held by requests still generating, and the requests queued for them.
+   * sequence slots of --max-concurrent-requests held by requests still generating, the requests queued for them, and
+   * those queued for body memory.
    */
-  render(engine: {stats: EngineStats; modelName: string} | null, admission?: {sequences: number; capacity: number; queued: number}, replyBytesWaiting?: number): string {
+  render(engine: {stats: EngineStats; modelName: string} | null, admission?: {sequences: number; capacity: number; queued: number; bodiesQueued: number}, replyBytesWaiting?: number): string {
     const parts: string[] = []
     if (replyBytesWaiting !== undefined)
       parts.push(family('pagedllm_reply_bytes_waiting', 'gauge', 'Bytes of replies written but not yet taken by their clients (--max-reply-memory caps them).', [[noLabels, replyBytesWaiting]]))
@@ -53,6 +54,7 @@ export class ServerMetrics {
           [{state: 'capacity'}, admission.capacity],
         ]),
         family('pagedllm_requests_queued_for_admission', 'gauge', 'Requests waiting for sequence slots.', [[noLabels, admission.queued]]),
+        family('pagedllm_requests_queued_for_body_memory', 'gauge', 'Requests waiting for --max-body-memory to read their bodies.', [[noLabels, admission.bodiesQueued]]),
       )
     if (engine) {
       const {stats} = engine

@@ -6,6 +6,7 @@ import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {jsonText} from './request-body.js'
 import {renderOpenFinalMessage} from './open-final-message.js'
 import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName} from './request-checks.js'
+import type {ConversationText} from './response-store.js'
 
 export type TokenizeJob =
   | {kind: 'text'; text: string; param: string; addSpecialTokens?: boolean; truncate?: number; countOnly?: boolean}
@@ -53,7 +54,7 @@ export interface PromptTokenizer {
    */
   checkBody<R extends RouteName>(body: Buffer, route: R, options: CheckOptions, signal?: AbortSignal): Promise<CheckedByRoute[R]>
   /** A body continuing a stored response, checked with its conversation's texts (request-checks.ts checkContinuation). */
-  checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses>
+  checkContinuation(bodyText: string, conversation: readonly ConversationText[], signal?: AbortSignal): Promise<CheckedResponses>
   close(): Promise<void>
 }
 
@@ -134,7 +135,7 @@ export class InlinePromptTokenizer implements PromptTokenizer {
     return checkBodyText(this.tokenizer, jsonText(body), route, options, this.maxModelLen)
   }
 
-  async checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses> {
+  async checkContinuation(bodyText: string, conversation: readonly ConversationText[], signal?: AbortSignal): Promise<CheckedResponses> {
     signal?.throwIfAborted()
     return checkContinuation(bodyText, conversation)
   }

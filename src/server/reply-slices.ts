@@ -120,13 +120,23 @@ class JsonPieces {
  * it: the slicer throws the request's abort reason at the next slice.
  */
 export async function sendJsonInSlices(response: ServerResponse, slicer: ReplySlicer, status: number, body: unknown): Promise<void> {
-  const pieces = await slicer.json(body)
-  let length = 0
-  for (const piece of pieces) length += Buffer.byteLength(piece)
+  return sendJsonPieces(response, slicer, status, await slicer.json(body))
+}
+
+/** The pieces of a JSON text (ReplySlicer.json's), written a slice at a time. */
+export async function sendJsonPieces(response: ServerResponse, slicer: ReplySlicer, status: number, pieces: readonly string[]): Promise<void> {
+  const length = bytesOf(pieces)
   response.writeHead(status, {'content-type': 'application/json', 'content-length': length})
   for (const piece of pieces.slice(0, -1)) {
     response.write(piece)
     await slicer.step(WORK_PER_SLICE)
   }
   response.end(pieces.at(-1))
+}
+
+/** The UTF-8 length of the text made of `pieces`. */
+export function bytesOf(pieces: readonly string[]): number {
+  let length = 0
+  for (const piece of pieces) length += Buffer.byteLength(piece)
+  return length
 }

@@ -5,11 +5,12 @@ import {packSpec, unpackSpec} from '../engine/guided/spec-handoff.js'
 import type {ChatContentFormatOption} from '../engine/model/chat-content-format.js'
 import {type ChatCompletionRequest, parseChatCompletionRequest} from './chat-request.js'
 import type {TokenizerLike} from './engine-like.js'
+import {checkpoint} from './job-checkpoint.js'
 import {type CompletionRequest, parseCompletionRequest} from './openai-schema.js'
 import {checkTextFits} from './prompt-tokenizer.js'
 import {parseJsonText, type PromptField, promptTexts} from './request-body.js'
 import {watchFields} from './request-fields.js'
-import {conversationFromTexts} from './response-store.js'
+import {type ConversationText, conversationFromTexts} from './response-store.js'
 import {type MessageSource, renameParam, responsesParamOf, type StoredConversation, type TranslatedRequest, translateResponsesRequest} from './responses-request.js'
 import {NO_INPUT_ITEMS, type StoredInputItems, storedInputItems} from './stored-input-items.js'
 import {checkTokenizeRequest, type TokenizeRequest} from './tokenize.js'
@@ -58,7 +59,9 @@ const PROMPT_FIELDS: Record<RouteName, PromptField> = {completions: 'prompt', ch
 
 /** Parses the body's text, refuses prompt text too long for the context, then runs the route's checks. */
 export function checkBodyText<R extends RouteName>(tokenizer: Pick<TokenizerLike, 'maxTextBytes'>, text: string, route: R, options: CheckOptions, maxModelLen: number): CheckedByRoute[R] {
+  checkpoint()
   const parsed = parseJsonText(text)
+  checkpoint()
   // /tokenize counts text past the context too (mayExceedContext).
   const beyondContext = route === 'tokenize' || truncates(parsed)
   for (const prompt of promptTexts(parsed, PROMPT_FIELDS[route])) checkTextFits(tokenizer, prompt, maxModelLen, PROMPT_FIELDS[route], beyondContext)
@@ -68,7 +71,7 @@ export function checkBodyText<R extends RouteName>(tokenizer: Pick<TokenizerLike
 }
 
 /** A body continuing a stored response, checked with the conversation's texts (ResponseStore.conversationTextsOf). */
-export function checkContinuation(bodyText: string, conversation: readonly string[]): CheckedResponses {
+export function checkContinuation(bodyText: string, conversation: readonly ConversationText[]): CheckedResponses {
   return checkResponses(parseJsonText(bodyText), {conversationOf: () => conversationFromTexts(conversation)})
 }
 

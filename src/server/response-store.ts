@@ -3,6 +3,8 @@
 // count and in bytes (JSON text), least recently used evicted first: a client cannot grow it past either bound.
 import {NotFoundError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
+import {checkpoint} from './job-checkpoint.js'
+import {bufferOf, sharedUtf8} from './shared-utf8.js'
 import type {StoredInputItems} from './stored-input-items.js'
 
 export interface StoredResponse {
@@ -19,9 +21,23 @@ export interface StoredResponse {
 /** 64 MiB of JSON text by default: thousands of ordinary conversations. */
 export const DEFAULT_RESPONSES_STORE_BYTES = 64 * 1024 * 1024
 
+/**
+ * A conversation's JSON list text, as a continuation reads it: UTF-8 bytes in shared memory (the store's), or a string.
+ * A tokenizer worker is handed the store's bytes without a copy: posting a 38 MB chain's texts as strings held the
+ * event loop ~450-570 ms per continuation (V8 serializes strings by copying them).
+ */
+export type ConversationText = string | Uint8Array
+
+interface Entry {
+  stored: StoredResponse
+  bytes: number
+  /** What a continuation reads of its output (its input items are shared already). */
+  outputShared: Uint8Array
+}
+
 export class ResponseStore {
   /** Map order is recency: the first entry is the least recently used. */
-  private readonly entries = new Map<string, {stored: StoredResponse; bytes: number; outputText: string}>()
+  private readonly entries = new Map<string, Entry>()
   private heldBytes = 0
 
   constructor(
@@ -37,18 +53,22 @@ export class ResponseStore {
     return this.heldBytes
   }
 
-  /** Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false). */
-  put(stored: StoredResponse): boolean {
+  /**
+   * Keeps `stored` under its response's id; one larger than the whole byte budget is not kept (returns false).
+   * `responseBytes`: its response's JSON length when the caller has serialized it already (in slices): a 2.4 MB
+   * response with logprobs took the event loop ~60 ms to stringify again here.
+   */
+  put(stored: StoredResponse, responseBytes = Buffer.byteLength(JSON.stringify(stored.response))): boolean {
     const id = stored.response.id as string
     // What a continuation reads of the output, serialized once here: its logprobs are MBs (20 per token) that no
     // template renders (a content part is read as its type and text), and stringifying them for each continuation
     // held the event loop 30-60 ms a time.
-    const outputText = JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value))
-    let bytes = stored.inputItems.bytes + Buffer.byteLength(JSON.stringify(stored.response)) + Buffer.byteLength(outputText)
+    const outputShared = sharedUtf8(JSON.stringify(stored.response.output, (key, value) => (key === 'logprobs' ? undefined : value)))
+    let bytes = stored.inputItems.bytes + responseBytes + outputShared.byteLength
     for (const frame of stored.events ?? []) bytes += Buffer.byteLength(frame)
     this.delete(id)
     if (bytes > this.maxBytes) return false
-    this.entries.set(id, {stored, bytes, outputText})
+    this.entries.set(id, {stored, bytes, outputShared})
     this.heldBytes += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxResponses && this.heldBytes <= this.maxBytes) break
@@ -85,14 +105,14 @@ export class ResponseStore {
    * (conversationFromTexts): each response of the chain, oldest first, gives its input items then its output items.
    * Any link missing (deleted, evicted) is a 404 naming previous_response_id.
    */
-  conversationTextsOf(id: string): string[] {
-    const texts: string[] = []
+  conversationTextsOf(id: string): Uint8Array[] {
+    const texts: Uint8Array[] = []
     const seen = new Set<string>()
     for (let at: string | null = id; at !== null && !seen.has(at); ) {
       seen.add(at)
-      const {stored, outputText} = this.touch(at, 'previous_response_id')
+      const {stored, outputShared} = this.touch(at, 'previous_response_id')
       // Reversed below: input then output, oldest response first.
-      texts.push(outputText, stored.inputItems.text)
+      texts.push(outputShared, stored.inputItems.utf8)
       at = stored.previousId
     }
     return texts.reverse()
@@ -100,6 +120,9 @@ export class ResponseStore {
 }
 
 /** The items of conversationTextsOf's lists, in order. */
-export function conversationFromTexts(texts: readonly string[]): JsonObject[] {
-  return texts.flatMap((text) => JSON.parse(text) as JsonObject[])
+export function conversationFromTexts(texts: readonly ConversationText[]): JsonObject[] {
+  return texts.flatMap((text) => {
+    checkpoint()
+    return JSON.parse(typeof text === 'string' ? text : bufferOf(text).toString('utf8')) as JsonObject[]
+  })
 }

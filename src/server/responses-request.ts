@@ -5,6 +5,7 @@
 // sent and checked there, once. Its errors name chat fields, so `responsesParamOf` names them back as the client sent them.
 import {InvalidRequestError, PagedLLMError, quotedValue} from '../engine/errors.js'
 import {newObjectId} from './api-context.js'
+import {checkpointEvery} from './job-checkpoint.js'
 import {type JsonObject, optionalBoolean, optionalInteger, optionalObject, optionalObjectItem, optionalString, requireObject} from './request-fields.js'
 
 /** What the Response object repeats of the request (the openai SDK reads these), normalized. */
@@ -77,7 +78,7 @@ export function translateResponsesRequest(raw: unknown, store: StoredConversatio
   const conversation = new Conversation()
   if (instructions !== null) conversation.add({role: 'system', content: instructions}, 'instructions', false)
   // The previous response's conversation, resolved now: instructions are not carried over (OpenAI's rule).
-  if (previousResponseId !== null) for (const item of store!.conversationOf(previousResponseId)) conversation.addItem(item, 'previous_response_id', false)
+  if (previousResponseId !== null) store!.conversationOf(previousResponseId).forEach((item, index) => (checkpointEvery(index), conversation.addItem(item, 'previous_response_id', false)))
   const inputItems = conversation.addInput(body.input)
   // Reasoning items alone make no message (each waits for an assistant turn): say so, not that the list is empty.
   if (conversation.messages.length === 0)
@@ -211,6 +212,7 @@ class Conversation {
     }
     if (!Array.isArray(input) || input.length === 0) throw new InvalidRequestError("'input' must be a string or a non-empty list of input items", {param: 'input'})
     input.forEach((item: unknown, index) => {
+      checkpointEvery(index)
       this.addItem(item, `input[${index}]`)
       // Its id names it in input_items' pages (first_id, after): a string, or none (one is given).
       const id = (item as JsonObject).id

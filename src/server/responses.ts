@@ -11,13 +11,13 @@ import {ChoiceDeltas} from './choice-deltas.js'
 import type {CompletionOutput} from './engine-like.js'
 import {errorReply} from './error-reply.js'
 import {tokenNamer, tokenText} from './logprobs-format.js'
-import {ReplySlicer, sendJsonInSlices} from './reply-slices.js'
+import {bytesOf, ReplySlicer, sendJsonPieces} from './reply-slices.js'
 import {chatLogprobsInSlices} from './sliced-logprobs.js'
 import {type CheckedByRoute, type CheckedResponses, responsesParamOfChecked} from './request-checks.js'
 import {logUnreadFields} from './request-fields.js'
 import {type ItemStatus, type PlacedLogprob, type ResponseEvent, ResponseOutputBuilder, ReplyReader} from './responses-output.js'
 import {renameParam, type ResponseSettings} from './responses-request.js'
-import {streamEvents} from './responses-background.js'
+import {responseEventFrame, streamEvents} from './responses-background.js'
 import {SseStream} from './sse.js'
 import type {StoredInputItems} from './stored-input-items.js'
 
@@ -54,15 +54,18 @@ async function runResponse(context: ApiContext, checked: CheckedResponses): Prom
     const base: ResponseBase = {id, createdAt: unixSeconds(), model: context.engine.modelName, settings: translated.settings, params: chatRun.prompt.params}
     const stored = {inputItems: translated.inputItems, previousId: base.settings.previousResponseId}
     if (base.settings.background) return runInBackground(context, request, chatRun, base, stored, rename)
-    const keep = (response: ReturnType<typeof responseObject>) => {
-      if (base.settings.store && !store!.put({response, ...stored}))
+    // `responseBytes`: its JSON's length, from the one serialization the reply makes of it.
+    const keep = (response: ReturnType<typeof responseObject>, responseBytes: number) => {
+      if (base.settings.store && !store!.put({response, ...stored}, responseBytes))
         context.log(`response ${id} was not stored: it is larger than the whole --responses-store-bytes budget`)
     }
     if (request.stream) return await streamResponse(context, request, chatRun, base, rename, keep)
     // The same reading as a stream's, with no events: the two replies cannot differ.
     const response = await runToEnd(context, context.signal, request, chatRun, base, new ResponseOutputBuilder(), async () => {})
-    keep(response)
-    await sendJsonInSlices(context.response, new ReplySlicer(context.signal), 200, response)
+    const slicer = new ReplySlicer(context.signal)
+    const pieces = await slicer.json(response)
+    keep(response, bytesOf(pieces))
+    await sendJsonPieces(context.response, slicer, 200, pieces)
   } catch (error) {
     throw rename(error)
   }
@@ -79,7 +82,7 @@ async function streamResponse(
   chatRun: ChatRun,
   base: ResponseBase,
   rename: (error: unknown) => unknown,
-  keep: (response: ReturnType<typeof responseObject>) => void,
+  keep: (response: ReturnType<typeof responseObject>, responseBytes: number) => void,
 ): Promise<void> {
   const sse = new SseStream(context.response, context.limits.slowClientTimeoutMs)
   let sequenceNumber = 0
@@ -93,9 +96,11 @@ async function streamResponse(
       await emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
     }
     const response = await runToEnd(context, context.signal, request, chatRun, base, builder, opened)
-    // Kept before the last event goes out, so a client that has it can already continue from it.
-    keep(response)
-    await emit(lastEventOf(response))
+    // Serialized once: the last event and the store's count. Kept before that event goes out, so a client that has it
+    // can already continue from it.
+    const text = (await slicer.json(response)).join('')
+    keep(response, Buffer.byteLength(text))
+    await sse.sendFrame(responseEventFrame(lastEventType(response), text, sequenceNumber++))
     sse.finish(undefined, {done: false})
   } catch (error) {
     if (!sse.hasStarted || context.response.destroyed) throw error
@@ -124,11 +129,11 @@ function runInBackground(
     const builder = new ResponseOutputBuilder(async (event) => work.emit(event))
     const opened = async () => {
       work.setProgress(() => responseObject(base, 'in_progress', builder.itemsSoFar(), null))
-      work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
+      await work.emit({type: 'response.in_progress', response: responseObject(base, 'in_progress', [], null)})
     }
     try {
       const response = await runToEnd(context, work.signal, request, chatRun, base, builder, opened)
-      return {response, lastEvent: lastEventOf(response)}
+      return {response, lastEvent: lastEventType(response)}
     } catch (error) {
       throw rename(error)
     }
@@ -173,9 +178,9 @@ async function runToEnd(
   return responseObject(base, status, builder.items, usageOf(context, chatRun, final, cachedTokens))
 }
 
-/** The event that ends a stream with the finished response. */
-function lastEventOf(response: ReturnType<typeof responseObject>): ResponseEvent {
-  return {type: response.status === 'completed' ? 'response.completed' : 'response.incomplete', response}
+/** The type of the event that ends a stream with the finished response. */
+function lastEventType(response: ReturnType<typeof responseObject>): string {
+  return response.status === 'completed' ? 'response.completed' : 'response.incomplete'
 }
 
 /** The tokens' logprobs as the chat route gives them (top_logprobs alternatives each) with their texts, or none when not asked for. */

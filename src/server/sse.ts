@@ -93,6 +93,7 @@ export function eventFrame(data: unknown, event: string | undefined): string {
   return frameText(JSON.stringify(data), event)
 }
 
-function frameText(json: string, event: string | undefined): string {
+/** An event's frame around its JSON text, serialized beforehand. */
+export function frameText(json: string, event: string | undefined): string {
   return `${event === undefined ? '' : `event: ${event}\n`}data: ${json}\n\n`
 }

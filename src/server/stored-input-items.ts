@@ -1,36 +1,41 @@
-// A stored response's input items kept as one JSON list text with each item's end offset: GET .../input_items slices
-// its page out of the text and a request continuing the response hands the text to a tokenizer worker as it is, so
-// neither parses, joins nor clones 10^5 objects on the event loop (docs/PERFORMANCE.md, "Responses API, hostile input").
+// A stored response's input items kept as one JSON list text, in UTF-8 in shared memory, with each item's end offset:
+// GET .../input_items decodes its page out of the bytes and a request continuing the response hands them to a
+// tokenizer worker as they are, so neither parses, joins nor copies 10^5 objects on the event loop (docs/PERFORMANCE.md,
+// "Responses API, hostile input" and "Round 14").
 import {InvalidRequestError, quotedValue} from '../engine/errors.js'
 import type {JsonObject} from './request-fields.js'
+import {bufferOf, sharedUtf8} from './shared-utf8.js'
 
 export interface StoredInputItems {
-  /** The items as one JSON list; each item's text starts with its id (`{"id":...`), as the items are built. */
-  text: string
-  /** Where each item's text ends in `text` (it starts one past the previous end: after '[' or ','). */
+  /**
+   * The items as one JSON list, UTF-8 in a SharedArrayBuffer (built in a worker for a big body: it crosses back and on
+   * to the next continuation's worker uncopied); each item's text starts with its id (`{"id":...`), as they are built.
+   */
+  utf8: Uint8Array
+  /** Where each item's bytes end in `utf8` (it starts one past the previous end: after '[' or ','). */
   ends: Uint32Array
-  /** `text`'s UTF-8 bytes, as the store's budget counts them. */
+  /** `utf8`'s length, as the store's budget counts it. */
   bytes: number
 }
 
 /** How each item's text starts: its id comes first. */
 const ID_START = '{"id":'
 
-export const NO_INPUT_ITEMS: StoredInputItems = {text: '[]', ends: new Uint32Array(0), bytes: 2}
+export const NO_INPUT_ITEMS: StoredInputItems = {utf8: sharedUtf8('[]'), ends: new Uint32Array(0), bytes: 2}
 
 /** `items` each with a string id as its first field (responses-request.ts gives them so). */
 export function storedInputItems(items: readonly JsonObject[]): StoredInputItems {
   const texts = items.map((item) => JSON.stringify(item))
   const ends = new Uint32Array(texts.length)
   let at = 0
-  texts.forEach((text, index) => (ends[index] = at += 1 + text.length))
-  const text = `[${texts.join(',')}]`
-  return {text, ends, bytes: Buffer.byteLength(text)}
+  texts.forEach((text, index) => (ends[index] = at += 1 + Buffer.byteLength(text)))
+  const utf8 = sharedUtf8(`[${texts.join(',')}]`)
+  return {utf8, ends, bytes: utf8.byteLength}
 }
 
 /** Item `index`'s JSON text. */
-function itemText({text, ends}: StoredInputItems, index: number): string {
-  return text.slice(index === 0 ? 1 : ends[index - 1]! + 1, ends[index]!)
+function itemText({utf8, ends}: StoredInputItems, index: number): string {
+  return bufferOf(utf8).toString('utf8', index === 0 ? 1 : ends[index - 1]! + 1, ends[index]!)
 }
 
 /** The index of the item whose text starts at `offset`, or -1 (a match inside an item is no item's start). */
@@ -49,8 +54,9 @@ function itemStartingAt({ends}: StoredInputItems, offset: number): number {
 
 /** The first item with id `id` in the page's order (ids a client sent may repeat), found by its text's start; or -1. */
 function findItem(items: StoredInputItems, id: string, ascending: boolean): number {
-  const needle = `${ID_START}${JSON.stringify(id)},`
-  for (let at = ascending ? items.text.indexOf(needle) : items.text.lastIndexOf(needle); at >= 0; at = ascending ? items.text.indexOf(needle, at + 1) : items.text.lastIndexOf(needle, at - 1)) {
+  const needle = Buffer.from(`${ID_START}${JSON.stringify(id)},`)
+  const text = bufferOf(items.utf8)
+  for (let at = ascending ? text.indexOf(needle) : text.lastIndexOf(needle); at >= 0; at = ascending ? text.indexOf(needle, at + 1) : text.lastIndexOf(needle, at - 1)) {
     const index = itemStartingAt(items, at)
     if (index >= 0) return index
     if (!ascending && at === 0) break

@@ -3,21 +3,32 @@ import {parentPort, workerData} from 'node:worker_threads'
 import {badWordTokenSequences} from '../engine/guided/bad-words.js'
 import {settleText} from '../engine/guided/spec-handoff.js'
 import {Tokenizer} from '../engine/model/tokenizer.js'
+import {installCheckpoint, JobCancelled} from './job-checkpoint.js'
 import {runTokenizeJob, serializeJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
 import {checkBodyText, checkContinuation, type CheckOptions, packForTransfer, type RouteName} from './request-checks.js'
+import type {ConversationText} from './response-store.js'
 
-const {modelDir, maxModelLen, chatTemplate} = workerData as {modelDir: string; maxModelLen: number; chatTemplate?: string}
+const {modelDir, maxModelLen, chatTemplate, cancel} = workerData as {modelDir: string; maxModelLen: number; chatTemplate?: string; cancel: SharedArrayBuffer}
+/** The id of the job the pool cancelled (its client left): the running job stops at its next checkpoint if it is that one. */
+const cancelled = new Int32Array(cancel)
+let runningId = -1
+installCheckpoint(() => {
+  if (Atomics.load(cancelled, 0) === runningId) throw new JobCancelled()
+})
 const tokenizer = Tokenizer.load(modelDir, {chatTemplate})
+// The pool times a worker's start to the end of this load: what replacing a worker costs (TokenizerWorkers.stopGoneJob).
+parentPort!.postMessage({ready: true})
 
 export type WorkerJob =
   | TokenizeJob
   | {kind: 'body'; body: Uint8Array; route: RouteName; options: CheckOptions}
   | {kind: 'badWords'; words: readonly string[]}
   | {kind: 'settleSpec'; text: string}
-  | {kind: 'continuation'; bodyText: string; conversation: readonly string[]}
+  | {kind: 'continuation'; bodyText: string; conversation: readonly ConversationText[]}
 
 parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
+  runningId = id
   try {
     if (job.kind === 'body') {
       const text = jsonText(job.body)
@@ -36,6 +47,8 @@ parentPort!.on('message', ({id, job}: {id: number; job: WorkerJob}) => {
     const ids = Int32Array.from(runTokenizeJob(tokenizer, job, maxModelLen))
     parentPort!.postMessage({id, ids}, [ids.buffer])
   } catch (error) {
+    // A job stopped at a checkpoint says so, whatever a caller between made of the JobCancelled it threw.
+    if (Atomics.load(cancelled, 0) === id) return parentPort!.postMessage({id, cancelled: true})
     parentPort!.postMessage({id, error: serializeJobError(error)})
   }
 })

@@ -6,6 +6,7 @@ import type {TokenizerLike} from './engine-like.js'
 import {checkTextFits, deserializeJobError, mayExceedContext, type PromptTokenizer, type SerializedJobError, type TokenizeJob} from './prompt-tokenizer.js'
 import {jsonText} from './request-body.js'
 import {type CheckedByRoute, type CheckedResponses, checkBodyText, checkContinuation, type CheckOptions, type RouteName, unpackTransferred} from './request-checks.js'
+import type {ConversationText} from './response-store.js'
 import type {WorkerJob} from './tokenize-worker.js'
 
 /** A job waiting for a worker, or running on one. */
@@ -21,13 +22,21 @@ interface Job {
 
 interface PooledWorker {
   worker: Worker
+  /** The id of the job cancelled on this worker (its client left), read at the job's checkpoints (job-checkpoint.ts). */
+  cancel: Int32Array
   /** The one job this worker runs, if any: jobs wait here, not in the worker's message queue, so a gone client's can be dropped. */
   running: Job | null
 }
 
 const MAX_RESPAWNS_IN_A_ROW = 3
 
-type Reply = {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError}
+/** A worker's start (thread, modules, tokenizer) until it is measured: ~200 ms for the built-in model on a 2-core VM. */
+const ASSUMED_STARTUP_MS = 200
+
+/** A replaced worker costs its start and then the slower first jobs of a cold thread: about twice the start (stopGoneJob). */
+const REPLACEMENT_COST_PER_START = 2
+
+type Reply = {ready: true} | {id: number; ids: Int32Array} | {id: number; value: unknown} | {id: number; error: SerializedJobError} | {id: number; cancelled: true}
 
 /** Smaller bodies are parsed and checked on the event loop: a copy to a worker and back would cost about as much. */
 const OFFLOAD_BODY_BYTES = 64 * 1024
@@ -44,10 +53,18 @@ export class TokenizerWorkers implements PromptTokenizer {
   private closed = false
   /** Worker deaths since the last answered job: a tokenizer that cannot load must not respawn forever. */
   private failuresInARow = 0
+  /** How long the last worker took from its spawn to its tokenizer loaded: what replacing one costs. */
+  private startupMs = ASSUMED_STARTUP_MS
+  /** Jobs whose client left while they ran that stopped at a checkpoint (job-checkpoint.ts). */
+  goneJobsCancelled = 0
+  /** Workers stopped (and replaced) because their job's client had left and the job ran on past the grace. */
+  goneJobsStopped = 0
 
   /**
    * `sizeLimit` is the main thread's tokenizer: text that cannot fit is refused before it is copied to a worker.
    * `chatTemplate` replaces the model's template in every worker (serve --chat-template), as it does in the engine's.
+   * `goneJobGraceMs`: how long a job whose client left may run on before its worker is replaced; by default what a
+   * worker's start was measured to cost (see stopGoneJob).
    */
   constructor(
     private readonly modelDir: string,
@@ -55,6 +72,7 @@ export class TokenizerWorkers implements PromptTokenizer {
     threads: number,
     private readonly sizeLimit: Pick<TokenizerLike, 'maxTextBytes'>,
     private readonly chatTemplate?: string,
+    private readonly goneJobGraceMs?: number,
   ) {
     for (let index = 0; index < threads; index++) this.pool.push(this.spawn())
   }
@@ -86,7 +104,7 @@ export class TokenizerWorkers implements PromptTokenizer {
    * conversation together are small: a long conversation, or a big body (its text comes back from the first pass
    * unparsed), costs the event loop their copy, not their parse and checks.
    */
-  async checkContinuation(bodyText: string, conversation: readonly string[], signal?: AbortSignal): Promise<CheckedResponses> {
+  async checkContinuation(bodyText: string, conversation: readonly ConversationText[], signal?: AbortSignal): Promise<CheckedResponses> {
     const chars = conversation.reduce((sum, text) => sum + text.length, bodyText.length)
     if (chars < OFFLOAD_BODY_BYTES) return this.settleGuided(checkContinuation(bodyText, conversation), signal)
     return unpackTransferred((await this.post({kind: 'continuation', bodyText, conversation}, signal)) as CheckedResponses)
@@ -116,7 +134,8 @@ export class TokenizerWorkers implements PromptTokenizer {
 
   /**
    * Queues a job for the next free worker. `signal` aborting (the client left) rejects it with the abort reason at
-   * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing.
+   * once; a job still waiting is dropped, so a flood of requests whose clients left costs the workers nothing, and a
+   * running one is told to stop (stopGoneJob).
    */
   private post(job: WorkerJob, signal: AbortSignal | undefined, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.closed || this.pool.length === 0) return Promise.reject(new Error('no tokenizer worker is running (closed, or they kept failing)'))
@@ -125,7 +144,7 @@ export class TokenizerWorkers implements PromptTokenizer {
       const onAbort = () => {
         const index = this.waiting.indexOf(entry)
         if (index >= 0) this.waiting.splice(index, 1)
-        // A running job finishes in its worker; its answer finds no caller (see the message handler).
+        else this.stopGoneJob(entry)
         entry.done()
         reject(signal!.reason)
       }
@@ -134,6 +153,39 @@ export class TokenizerWorkers implements PromptTokenizer {
       this.waiting.push(entry)
       this.dispatch()
     })
+  }
+
+  /**
+   * A running job's client left: the worker is told (a shared flag), and the job stops at its next checkpoint, every
+   * few ms of the long checks (a continuation's conversation, a body's messages or input items: job-checkpoint.ts).
+   * One still running after the grace (a stretch with no checkpoint: a template's render, an encode) has its worker
+   * terminated and replaced. The grace is what a replacement costs, as in ski rental: a job that ends within it costs
+   * no more than a replacement would, and one that runs on costs at most twice what stopping it at once would. A
+   * replacement costs its start (~230 ms on a 2-core VM for the built-in model) and then cold first jobs (a 3.25 MB
+   * chat's check: ~290 ms against ~160 ms warm): about twice the start. Replacing workers in a flood of such jobs
+   * whose clients leave made a normal client wait longer (the freed worker takes the next doomed job, cold), which
+   * is why checkpoints come first. The event loop pays `new Worker` (~1-5 ms); the start runs in the new thread.
+   * Jobs waiting are the pool's, not the worker's, so none is lost.
+   */
+  private stopGoneJob(entry: Job): void {
+    const pooled = this.pool.find((each) => each.running === entry)
+    if (pooled === undefined) return
+    Atomics.store(pooled.cancel, 0, entry.id)
+    const grace = this.goneJobGraceMs ?? REPLACEMENT_COST_PER_START * this.startupMs
+    if (grace <= 0) return this.replace(pooled)
+    setTimeout(() => pooled.running === entry && this.replace(pooled), grace).unref()
+  }
+
+  /** Terminates `pooled`'s worker and puts a new one in its place; its running job, if any, was answered already. */
+  private replace(pooled: PooledWorker): void {
+    const index = this.pool.indexOf(pooled)
+    if (this.closed || index < 0) return
+    // Out of the pool first: its 'exit' then finds nothing to fail, and a late answer no job to answer.
+    pooled.running = null
+    this.pool[index] = this.spawn()
+    this.goneJobsStopped += 1
+    terminateWorker(pooled.worker).catch(() => {})
+    this.dispatch()
   }
 
   /** Hands waiting jobs to idle workers, oldest first. */
@@ -161,18 +213,22 @@ export class TokenizerWorkers implements PromptTokenizer {
   }
 
   private spawn(): PooledWorker {
-    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate})
+    const started = performance.now()
+    const cancel = new Int32Array(new SharedArrayBuffer(4)).fill(-1)
+    const worker = startWorker({modelDir: this.modelDir, maxModelLen: this.maxModelLen, chatTemplate: this.chatTemplate, cancel: cancel.buffer})
     // Idle workers must not keep the process alive; the server's socket does.
     worker.unref()
-    const pooled: PooledWorker = {worker, running: null}
+    const pooled: PooledWorker = {worker, cancel, running: null}
     worker.on('message', (reply: Reply) => {
+      if ('ready' in reply) return void (this.startupMs = performance.now() - started)
       const entry = pooled.running
       if (entry === null || entry.id !== reply.id) return
       this.failuresInARow = 0
       pooled.running = null
       entry.done()
       // A caller whose signal aborted has had its rejection already; settling again is a no-op.
-      if ('error' in reply) entry.reject(deserializeJobError(reply.error))
+      if ('cancelled' in reply) this.goneJobsCancelled += 1
+      else if ('error' in reply) entry.reject(deserializeJobError(reply.error))
       else if ('ids' in reply) entry.resolve(Array.from(reply.ids))
       else entry.resolve(reply.value)
       this.dispatch()
