@@ -8,11 +8,9 @@ pagedllm and compares). The sibling of scripts/jinja-forms-fuzz.py.
 
 Needs only jinja2 (3.1): the environment is transformers', rebuilt by scripts/jinja2_transformers_env.py.
 """
-import json
 import random
-import sys
 
-from jinja2_transformers_env import ENV
+from jinja2_transformers_env import write_fuzz_cases
 
 # No integer-valued floats and no ints past 2**53: JSON hands them to JavaScript as (rounded) ints.
 VARIABLES = {
@@ -124,25 +122,4 @@ def big_int_case(r):
 GENERATORS = [filter_case, filter_case, tuple_case, line_break_case, big_int_case]
 
 
-def render(template):
-    try:
-        out = ENV.from_string(template).render(messages=[{'role': 'user', 'content': 'hi'}], tools=None, documents=None, add_generation_prompt=True, **VARIABLES)
-        return {'output': out}
-    except Exception as error:  # noqa: BLE001: any refusal is a case, compared by its presence only
-        return {'error': f'{type(error).__name__}: {error}'[:300]}
-
-
-def main():
-    path = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 400
-    r = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
-    cases = []
-    for i in range(count):
-        template = GENERATORS[i % len(GENERATORS)](r)
-        cases.append({'template': template, **render(template)})
-    with open(path, 'w') as f:
-        json.dump({'variables': VARIABLES, 'cases': cases}, f, ensure_ascii=False)
-    print(f'{len(cases)} cases, {sum("error" in c for c in cases)} refused by jinja2')
-
-
-main()
+write_fuzz_cases(GENERATORS, VARIABLES)

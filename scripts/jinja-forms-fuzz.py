@@ -8,11 +8,9 @@ tool, never run by npm test; scripts/jinja-fuzz.ts renders the same cases with p
 
 Needs only jinja2 (3.1): the environment is transformers', rebuilt by scripts/jinja2_transformers_env.py.
 """
-import json
 import random
-import sys
 
-from jinja2_transformers_env import ENV
+from jinja2_transformers_env import write_fuzz_cases
 
 # No integer-valued floats: JSON hands them to JavaScript as ints.
 VARIABLES = {
@@ -154,25 +152,4 @@ def mixed_case(r):
 GENERATORS = [chain, groupby, tojson_case, numbers_case, whitespace_case, mixed_case]
 
 
-def render(template):
-    try:
-        out = ENV.from_string(template).render(messages=[{'role': 'user', 'content': 'hi'}], tools=None, documents=None, add_generation_prompt=True, **VARIABLES)
-        return {'output': out}
-    except Exception as error:  # noqa: BLE001: any refusal is a case, compared by its presence only
-        return {'error': f'{type(error).__name__}: {error}'[:300]}
-
-
-def main():
-    path = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 400
-    r = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
-    cases = []
-    for i in range(count):
-        template = GENERATORS[i % len(GENERATORS)](r)
-        cases.append({'template': template, **render(template)})
-    with open(path, 'w') as f:
-        json.dump({'variables': VARIABLES, 'cases': cases}, f, ensure_ascii=False)
-    print(f'{len(cases)} cases, {sum("error" in c for c in cases)} refused by jinja2')
-
-
-main()
+write_fuzz_cases(GENERATORS, VARIABLES)

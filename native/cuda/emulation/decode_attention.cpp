@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cuda_emulation.h"
+#include "emulation_checks.h"
 
 #include "../decode_attention.cuh"
 
@@ -103,24 +104,15 @@ bool run_case(const Case& c, std::mt19937& rng) {
         return size_t(tables[size_t(s) * max_blocks + t / block_size]) * block_stride + size_t(t % block_size) * kv_heads * hd +
                size_t(kvh) * hd;
       };
-      std::vector<double> logits(kv_len, -INFINITY);
-      double max_logit = -INFINITY;
-      for (int t = first; t < kv_len; ++t) {
-        double dot = 0;
-        for (int d = 0; d < hd; ++d) dot += double(qkv[size_t(r) * width + h * hd + d]) * bf16_value(pool[at(t) + key_offset + d]);
-        logits[t] = dot * scale;
-        if (c.softcap > 0.f) logits[t] = c.softcap * std::tanh(logits[t] / c.softcap);
-        if (c.alibi) logits[t] += double(slopes[h]) * (t - (kv_len - 1));
-        max_logit = std::max(max_logit, logits[t]);
-      }
-      double total = 0, error = 0, norm = 0;
-      for (int t = first; t < kv_len; ++t) total += (logits[t] = std::exp(logits[t] - max_logit));
+      const std::vector<double> ref = attention_reference(
+          &qkv[size_t(r) * width + h * hd], hd, first, kv_len, scale, c.softcap, c.alibi ? double(slopes[h]) : 0.0,
+          [&](int t, int d) { return bf16_value(pool[at(t) + key_offset + d]); },
+          [&](int t, int d) { return bf16_value(pool[at(t) + value_offset + d]); });
+      double error = 0, norm = 0;
       for (int d = 0; d < hd; ++d) {
-        double ref = 0;
-        for (int t = first; t < kv_len; ++t) ref += logits[t] / total * bf16_value(pool[at(t) + value_offset + d]);
         const double got = bf16_value(out[(size_t(r) * c.num_heads + h) * hd + d]);
-        error += (got - ref) * (got - ref);
-        norm += ref * ref;
+        error += (got - ref[d]) * (got - ref[d]);
+        norm += ref[d] * ref[d];
       }
       const double relative = std::sqrt(error / std::max(norm, 1e-30));
       worst = std::isnan(relative) ? INFINITY : std::max(worst, relative);

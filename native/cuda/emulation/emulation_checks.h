@@ -77,3 +77,24 @@ std::vector<E> poisoned(size_t count) {
   std::memset(values.data(), 0xff, count * sizeof(E));
   return values;
 }
+
+// One query head's attention in float64 over its row's tokens [first, kv_len): `key(t, d)` and `value(t, d)` read the
+// paged pool as doubles; scores scaled, soft-capped (cap > 0), then ALiBi's slope x (t - last) added, as the kernels.
+template <typename Key, typename Value>
+std::vector<double> attention_reference(const float* query, int head_dim, int first, int kv_len, double scale, float softcap,
+                                        double alibi_slope, Key key, Value value) {
+  std::vector<double> weights(kv_len, 0.0), out(head_dim, 0.0);
+  double max_logit = -INFINITY, total = 0;
+  for (int t = first; t < kv_len; ++t) {
+    double dot = 0;
+    for (int d = 0; d < head_dim; ++d) dot += double(query[d]) * key(t, d);
+    weights[t] = dot * scale;
+    if (softcap > 0.f) weights[t] = softcap * std::tanh(weights[t] / softcap);
+    weights[t] += alibi_slope * (t - (kv_len - 1));
+    max_logit = std::max(max_logit, weights[t]);
+  }
+  for (int t = first; t < kv_len; ++t) total += (weights[t] = std::exp(weights[t] - max_logit));
+  for (int d = 0; d < head_dim; ++d)
+    for (int t = first; t < kv_len; ++t) out[d] += weights[t] / total * value(t, d);
+  return out;
+}

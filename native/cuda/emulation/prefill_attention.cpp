@@ -85,22 +85,12 @@ void run_case(EmulationChecks& checks, const Case& c, const char* dtype, T (*fro
           return size_t(tables[size_t(s) * max_blocks + t / block_size]) * block_stride + size_t(t % block_size) * kv_heads * hd +
                  size_t(kvh) * hd;
         };
-        std::vector<double> logits(kv_len, 0.0);
-        double max_logit = -INFINITY;
-        for (int t = first; t < kv_len; ++t) {
-          double dot = 0;
-          for (int d = 0; d < hd; ++d) dot += double(qkv[size_t(r) * width + h * hd + d]) * to(pool[at(t) + key_offset + d]);
-          logits[t] = dot * scale;
-          if (c.softcap > 0.f) logits[t] = c.softcap * std::tanh(logits[t] / c.softcap);
-          if (c.alibi) logits[t] += double(slopes[h]) * (t - (kv_len - 1));
-          max_logit = std::max(max_logit, logits[t]);
-        }
-        double total = 0;
-        for (int t = first; t < kv_len; ++t) total += (logits[t] = std::exp(logits[t] - max_logit));
+        const std::vector<double> head = attention_reference(
+            &qkv[size_t(r) * width + h * hd], hd, first, kv_len, scale, c.softcap, c.alibi ? double(slopes[h]) : 0.0,
+            [&](int t, int d) { return double(to(pool[at(t) + key_offset + d])); },
+            [&](int t, int d) { return double(to(pool[at(t) + value_offset + d])); });
         for (int d = 0; d < hd; ++d) {
-          double sum = 0;
-          for (int t = first; t < kv_len; ++t) sum += logits[t] / total * to(pool[at(t) + value_offset + d]);
-          ref.push_back(sum);
+          ref.push_back(head[d]);
           got.push_back(out[(size_t(r) * c.num_heads + h) * hd + d]);
         }
       }
