@@ -31,31 +31,11 @@ struct Case {
 
 // One case: every launched row and head against float64; prints the plan and the worst relative L2 error.
 bool run_case(const Case& c, std::mt19937& rng) {
-  const int block_size = 16, layers = 2, layer = 1, hd = c.head_dim, kv_heads = c.num_kv_heads;
-  const size_t block_elems = size_t(block_size) * kv_heads * hd, block_stride = 2 * layers * block_elems;
-  const size_t key_offset = 2 * layer * block_elems, value_offset = key_offset + block_elems;
-  const int num_seqs = int(c.contexts.size());
-  int max_blocks = 0, total_blocks = 0;
-  for (int ctx : c.contexts) {
-    max_blocks = std::max(max_blocks, decode_ceil_div(ctx, block_size));
-    total_blocks += decode_ceil_div(ctx, block_size);
-  }
-  std::vector<int32_t> order(total_blocks + 1);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), rng);
-  const int32_t released = order.back();  // blocks behind a window point here: NaNs, so any read of one shows
-  std::vector<int32_t> tables(size_t(num_seqs) * max_blocks, -1);
-  int next = 0;
-  for (int s = 0; s < num_seqs; ++s)
-    for (int b = 0; b < decode_ceil_div(c.contexts[s], block_size); ++b) tables[size_t(s) * max_blocks + b] = order[next++];
+  const int hd = c.head_dim, kv_heads = c.num_kv_heads, num_seqs = int(c.contexts.size());
+  std::vector<int> unread(num_seqs, 0);
+  for (int s = 0; s < num_seqs; ++s) unread[s] = first_visible_position(c.contexts[s] - 1, c.window) / PagedPool<bf16>::block_size;
+  const PagedPool<bf16> pool(c.contexts, unread, kv_heads, hd, rng, from_float<bf16>);
   std::normal_distribution<float> normal;
-  std::vector<bf16> pool((total_blocks + 1) * block_stride);
-  for (auto& v : pool) v = from_float<bf16>(normal(rng));
-  for (size_t i = 0; i < block_stride; ++i) pool[size_t(released) * block_stride + i] = {0x7fc0};
-  if (c.window > 0)
-    for (int s = 0; s < num_seqs; ++s)
-      for (int b = 0; b < first_visible_position(c.contexts[s] - 1, c.window) / block_size; ++b)
-        tables[size_t(s) * max_blocks + b] = released;
 
   const int width = (c.num_heads + 2 * kv_heads) * hd;
   std::vector<float> qkv(size_t(num_seqs) * width);
@@ -78,9 +58,10 @@ bool run_case(const Case& c, std::mt19937& rng) {
 
   auto run = [&](auto kernel) {
     launch({unsigned(launched), unsigned(c.num_heads / plan.heads_per_block), unsigned(plan.partitions)}, kDecodeWarps * 32, [&] {
-      kernel(qkv.data(), width, c.num_heads, pool.data(), block_size, kv_heads, hd, plan.lanes_per_token, int64_t(block_stride),
-             int64_t(key_offset), int64_t(value_offset), float(scale), c.softcap, c.window, c.alibi ? slopes.data() : nullptr,
-             row_seq.data(), row_kv_len.data(), tables.data(), max_blocks, row_list, plan.partition_tokens, partial, out.data());
+      kernel(qkv.data(), width, c.num_heads, pool.values.data(), pool.block_size, kv_heads, hd, plan.lanes_per_token,
+             int64_t(pool.block_stride), int64_t(pool.key_offset), int64_t(pool.value_offset), float(scale), c.softcap, c.window,
+             c.alibi ? slopes.data() : nullptr, row_seq.data(), row_kv_len.data(), pool.tables.data(), pool.max_blocks, row_list,
+             plan.partition_tokens, partial, out.data());
     });
   };
   switch (plan.heads_per_block) {  // as attention_kernels.cu
@@ -100,14 +81,10 @@ bool run_case(const Case& c, std::mt19937& rng) {
     const int s = row_seq[r], kv_len = row_kv_len[r], first = first_visible_position(kv_len - 1, c.window);
     for (int h = 0; h < c.num_heads; ++h) {
       const int kvh = h / (c.num_heads / kv_heads);
-      auto at = [&](int t) {
-        return size_t(tables[size_t(s) * max_blocks + t / block_size]) * block_stride + size_t(t % block_size) * kv_heads * hd +
-               size_t(kvh) * hd;
-      };
       const std::vector<double> ref = attention_reference(
           &qkv[size_t(r) * width + h * hd], hd, first, kv_len, scale, c.softcap, c.alibi ? double(slopes[h]) : 0.0,
-          [&](int t, int d) { return bf16_value(pool[at(t) + key_offset + d]); },
-          [&](int t, int d) { return bf16_value(pool[at(t) + value_offset + d]); });
+          [&](int t, int d) { return bf16_value(pool.values[pool.at(s, kvh, t) + pool.key_offset + d]); },
+          [&](int t, int d) { return bf16_value(pool.values[pool.at(s, kvh, t) + pool.value_offset + d]); });
       double error = 0, norm = 0;
       for (int d = 0; d < hd; ++d) {
         const double got = bf16_value(out[(size_t(r) * c.num_heads + h) * hd + d]);

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 class EmulationChecks {
@@ -98,3 +99,45 @@ std::vector<double> attention_reference(const float* query, int head_dim, int fi
     for (int t = first; t < kv_len; ++t) out[d] += weights[t] / total * value(t, d);
   return out;
 }
+
+// The paged KV cache both attention programs read, laid out as the backend's pool (block-major: for each of 2 layers K
+// then V, [block_size, kv_heads, head_dim]; the kernels read layer 1): each sequence's blocks shuffled across the pool,
+// values drawn from N(0, 1), and the `unread[s]` leading blocks of sequence s (behind its window) pointed at a spare
+// block of NaNs, so a read of one fails its case.
+template <typename T>
+struct PagedPool {
+  static constexpr int block_size = 16, layers = 2, layer = 1;
+  int kv_heads, head_dim, max_blocks = 0;
+  size_t block_elems, block_stride, key_offset, value_offset;
+  std::vector<int32_t> tables;
+  std::vector<T> values;
+
+  PagedPool(const std::vector<int>& contexts, const std::vector<int>& unread, int kv_heads, int head_dim, std::mt19937& rng,
+            T (*from)(float))
+      : kv_heads(kv_heads), head_dim(head_dim), block_elems(size_t(block_size) * kv_heads * head_dim),
+        block_stride(2 * layers * block_elems), key_offset(2 * layer * block_elems), value_offset(key_offset + block_elems) {
+    int total_blocks = 0;
+    for (int ctx : contexts) {
+      max_blocks = std::max(max_blocks, blocks(ctx));
+      total_blocks += blocks(ctx);
+    }
+    std::vector<int32_t> order(total_blocks + 1);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    const int32_t released = order.back();
+    tables.assign(contexts.size() * max_blocks, -1);
+    for (size_t s = 0, next = 0; s < contexts.size(); ++s)
+      for (int b = 0; b < blocks(contexts[s]); ++b) tables[s * max_blocks + b] = b < unread[s] ? released : order[next++];
+    std::normal_distribution<float> normal;
+    values.resize((total_blocks + 1) * block_stride);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = from(i / block_stride == size_t(released) ? NAN : normal(rng));
+  }
+  // Where token t of sequence s keeps KV head `kv_head` (add key_offset or value_offset).
+  size_t at(int s, int kv_head, int t) const {
+    return size_t(tables[size_t(s) * max_blocks + t / block_size]) * block_stride + size_t(t % block_size) * kv_heads * head_dim +
+           size_t(kv_head) * head_dim;
+  }
+
+ private:
+  static int blocks(int tokens) { return (tokens + block_size - 1) / block_size; }
+};

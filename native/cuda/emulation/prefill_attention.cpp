@@ -26,29 +26,11 @@ struct Case {
 
 template <typename T>
 void run_case(EmulationChecks& checks, const Case& c, const char* dtype, T (*from)(float), float (*to)(T), double bound) {
-  const int block_size = 16, layers = 2, layer = 1, hd = c.head_dim, kv_heads = c.num_kv_heads;
-  const size_t block_elems = size_t(block_size) * kv_heads * hd, block_stride = 2 * layers * block_elems;
-  const size_t key_offset = 2 * layer * block_elems, value_offset = key_offset + block_elems;
-  const int num_seqs = int(c.contexts.size());
-  int max_blocks = 0, total_blocks = 0;
-  for (int ctx : c.contexts) {
-    max_blocks = std::max(max_blocks, (ctx + block_size - 1) / block_size);
-    total_blocks += (ctx + block_size - 1) / block_size;
-  }
-  std::vector<int32_t> order(total_blocks + 1);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), checks.rng());
-  const int32_t released = order.back();
-  std::vector<int32_t> tables(size_t(num_seqs) * max_blocks, -1);
-  for (int s = 0, next = 0; s < num_seqs; ++s)
-    for (int b = 0; b < (c.contexts[s] + block_size - 1) / block_size; ++b) tables[size_t(s) * max_blocks + b] = order[next++];
-  std::vector<T> pool((total_blocks + 1) * block_stride);
-  const auto values = checks.random_floats(pool.size(), 1.f);
-  for (size_t i = 0; i < pool.size(); ++i) pool[i] = from(i / block_stride == size_t(released) ? NAN : values[i]);
-  if (c.window > 0)
-    for (int s = 0; s < num_seqs; ++s)
-      for (int b = 0; b < unread_leading_blocks(c.contexts[s] - c.query_lens[s], c.window, block_size); ++b)
-        tables[size_t(s) * max_blocks + b] = released;
+  const int hd = c.head_dim, kv_heads = c.num_kv_heads, num_seqs = int(c.contexts.size());
+  std::vector<int> unread(num_seqs, 0);
+  for (int s = 0; s < num_seqs; ++s)
+    if (c.window > 0) unread[s] = unread_leading_blocks(c.contexts[s] - c.query_lens[s], c.window, PagedPool<T>::block_size);
+  const PagedPool<T> pool(c.contexts, unread, kv_heads, hd, checks.rng(), from);
 
   std::vector<int32_t> query_start(num_seqs + 1, 0), row_seq, row_kv_len;
   for (int s = 0; s < num_seqs; ++s) {
@@ -68,9 +50,10 @@ void run_case(EmulationChecks& checks, const Case& c, const char* dtype, T (*fro
   const double scale = c.scale > 0 ? c.scale : 1 / std::sqrt(double(hd));
   auto out = poisoned<T>(size_t(rows) * q_width);
   launch({unsigned(tiles), unsigned(c.num_heads), 1}, kWarps * 32, [&] {
-    prefill_attention_kernel<T>(qkv.data(), width, c.num_heads, pool.data(), block_size, kv_heads, hd, int64_t(block_stride),
-                                int64_t(key_offset), int64_t(value_offset), float(scale), c.softcap, c.window,
-                                c.alibi ? slopes.data() : nullptr, row_seq.data(), row_kv_len.data(), tables.data(), max_blocks,
+    prefill_attention_kernel<T>(qkv.data(), width, c.num_heads, pool.values.data(), pool.block_size, kv_heads, hd,
+                                int64_t(pool.block_stride), int64_t(pool.key_offset), int64_t(pool.value_offset), float(scale),
+                                c.softcap, c.window, c.alibi ? slopes.data() : nullptr, row_seq.data(), row_kv_len.data(),
+                                pool.tables.data(), pool.max_blocks,
                                 split.prefill_tiles.data(), out.data());
   }, prefill_shared_bytes(hd, sizeof(T)));
 
@@ -81,14 +64,10 @@ void run_case(EmulationChecks& checks, const Case& c, const char* dtype, T (*fro
       for (int h = 0; h < c.num_heads; ++h) {
         const int s = row_seq[r], kvh = h / (c.num_heads / kv_heads), kv_len = row_kv_len[r];
         const int first = first_visible_position(kv_len - 1, c.window);
-        auto at = [&](int t) {
-          return size_t(tables[size_t(s) * max_blocks + t / block_size]) * block_stride + size_t(t % block_size) * kv_heads * hd +
-                 size_t(kvh) * hd;
-        };
         const std::vector<double> head = attention_reference(
             &qkv[size_t(r) * width + h * hd], hd, first, kv_len, scale, c.softcap, c.alibi ? double(slopes[h]) : 0.0,
-            [&](int t, int d) { return double(to(pool[at(t) + key_offset + d])); },
-            [&](int t, int d) { return double(to(pool[at(t) + value_offset + d])); });
+            [&](int t, int d) { return double(to(pool.values[pool.at(s, kvh, t) + pool.key_offset + d])); },
+            [&](int t, int d) { return double(to(pool.values[pool.at(s, kvh, t) + pool.value_offset + d])); });
         for (int d = 0; d < hd; ++d) {
           ref.push_back(head[d]);
           got.push_back(out[(size_t(r) * c.num_heads + h) * hd + d]);
