@@ -9,11 +9,10 @@
 
 namespace pagedllm::cuda {
 
-static_assert(kDecodePartitionTokens == kAttentionPartitionTokens, "decode graphs key on 256-token partitions");
 static_assert(kDecodeMaxHeadDim == kMaxAttentionHeadDim, "one head_dim limit for every attention kernel");
 
 size_t paged_attention_workspace_bytes(int num_rows, int num_heads, int head_dim, int max_kv_len) {
-  const int partitions = plan_decode_attention(num_rows, num_heads, num_heads, head_dim, max_kv_len).partitions;
+  const int partitions = decode_partitions(num_rows, max_kv_len).count;
   if (partitions == 1) return 0;
   return size_t(num_rows) * num_heads * partitions * (2 + head_dim) * sizeof(float);
 }

@@ -275,15 +275,15 @@ class CudaBackend final : public Backend {
     return decode_bucket(batch.num_seqs);
   }
 
-  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, attention partitions); index upload and
-  // block moves stay outside it, and the wanted logits rows are copied out after it.
+  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, the attention's cut of the longest context:
+  // pagedllm/decode_partitions.h); index upload and block moves stay outside it, the wanted logits rows are copied out after it.
   void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out, const SampleBatch* sampling) {
     const int max_context = *std::max_element(batch.context_lens, batch.context_lens + batch.num_seqs);
-    const int partitions = std::max(1, ceil_div(max_context, kAttentionPartitionTokens));
-    padded_.fill(batch, bucket, partitions, cache_.block_size);
+    const DecodeGraphKey key = decode_graph_key(bucket, max_context);
+    padded_.fill(batch, key, cache_.block_size);
     upload_indices(moves, padded_.batch());
     apply_moves(moves);
-    graphs_.run({bucket, partitions}, stream_, [&] { forward(padded_.batch(), nullptr, nullptr); });
+    graphs_.run(key, stream_, [&] { forward(padded_.batch(), nullptr, nullptr); });
     const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);
     if (sampling) {  // sampled after the graph (the samples change every step); only JS's rows are copied out
       const int logits_rows = *std::max_element(batch.logits_indices, batch.logits_indices + batch.num_logits) + 1;

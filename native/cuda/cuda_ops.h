@@ -106,7 +106,6 @@ struct AttentionRows {
   const float* alibi_slopes = nullptr;
 };
 // The host side of the split (decode rows, prefill tiles: split_attention_rows) is in pagedllm/attention_split.h.
-constexpr int kAttentionPartitionTokens = 256;  // longer contexts are split across blocks, then reduced
 // The LM head runs this many logits rows at a time (src/engine/gpu-memory.ts CUDA_LOGITS_CHUNK_ROWS), so prompt
 // logprobs (a row per prompt token) never grow the scratch beyond the activation reserve sized before the KV pool.
 constexpr int kLogitsChunkRows = 256;

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "pagedllm/decode_partitions.h"
 #include "pagedllm/sliding_window.h"
 
 namespace pagedllm::cuda {
@@ -17,8 +18,6 @@ constexpr int kDecodeVec = 8;  // 2-byte elements per 16-byte load
 // The warps' accumulators meet in shared memory: HEADS x head_dim floats per warp, at most this many (32 KiB in all).
 constexpr int kDecodeMergeFloats = 1024;
 constexpr int kDecodeMaxHeadDim = 256;
-// A row's context is cut in partitions of 256 tokens (finer for small grids, coarser for big ones), one block each.
-constexpr int kDecodePartitionTokens = 256;
 
 struct PartialLayout {
   // workspace: [rows, heads, partitions] max and sum, then [rows, heads, partitions, head_dim] accumulators
@@ -32,8 +31,8 @@ inline PartialLayout partial_layout(float* workspace, int num_rows, int num_head
   return {workspace, workspace + stats, workspace + 2 * stats};
 }
 
-// How a decode attention launch is cut; a function of (rows, heads, head_dim, max_kv_len) alone, so a decode graph's
-// key (bucket, 256-token partitions) fixes the grid and the workspace.
+// How a decode attention launch is cut: a function of (rows, heads, head_dim, max_kv_len) alone; its partitions are
+// pagedllm/decode_partitions.h's, which a decode graph's key pins.
 struct DecodeAttentionPlan {
   int heads_per_block;   // query heads per block: the largest of 8, 4, 2, 1 dividing the GQA group that fits the merge
   int lanes_per_token;   // lanes reading one token's head_dim (a power of two; some idle when head_dim / 8 is not)
@@ -41,28 +40,14 @@ struct DecodeAttentionPlan {
   int partitions;        // blocks along z; 1: the block writes the output itself, no reduce
 };
 
-inline int decode_ceil_div(int a, int b) { return (a + b - 1) / b; }
-
-// Few rows with short contexts would leave most of the GPU idle (batch 1 at 512 tokens: 2 partitions), so partitions
-// are cut into 2 or 4 until rows x partitions reaches 32. Many rows fill the GPU anyway: there partitions of 512 tokens
-// halve the blocks' fixed costs (query load, merges) and, up to 512 tokens, leave no reduce to run.
-inline int decode_partition_tokens(int num_rows, int max_kv_len) {
-  const int partitions = max_kv_len > kDecodePartitionTokens ? decode_ceil_div(max_kv_len, kDecodePartitionTokens) : 1;
-  if (num_rows * partitions >= 256) return 2 * kDecodePartitionTokens;
-  int cut = 1;
-  while (cut < 4 && num_rows * partitions * cut < 32) cut *= 2;
-  return kDecodePartitionTokens / cut;
-}
-
 inline DecodeAttentionPlan plan_decode_attention(int num_rows, int num_heads, int num_kv_heads, int head_dim, int max_kv_len) {
   const int group = num_heads / num_kv_heads;
   int heads = group % 8 == 0 ? 8 : group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
   while (heads > 1 && heads * head_dim > kDecodeMergeFloats) heads /= 2;
   int lanes = 1;
   while (lanes * kDecodeVec < head_dim) lanes <<= 1;
-  const int partition_tokens = decode_partition_tokens(num_rows, max_kv_len);
-  const int partitions = max_kv_len > partition_tokens ? decode_ceil_div(max_kv_len, partition_tokens) : 1;
-  return {heads, lanes, partition_tokens, partitions};
+  const DecodePartitions cut = decode_partitions(num_rows, max_kv_len);
+  return {heads, lanes, cut.tokens, cut.count};
 }
 
 // Grid (row, head group, partition): rows on x, whose limit is 2^31 - 1 (y and z stop at 65,535). HEADS query heads

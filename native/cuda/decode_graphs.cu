@@ -27,9 +27,9 @@ int decode_bucket(int num_seqs) {
   return bucket;
 }
 
-void PaddedDecodeBatch::fill(const ForwardBatch& batch, int bucket, int partitions, int block_size) {
-  const int n = batch.num_seqs;
-  const int stride = ceil_div(partitions * kAttentionPartitionTokens, block_size);
+void PaddedDecodeBatch::fill(const ForwardBatch& batch, const DecodeGraphKey& key, int block_size) {
+  const int n = batch.num_seqs, bucket = key.bucket;
+  const int stride = ceil_div(key.covered_tokens(), block_size);
   token_ids_.assign(bucket, 0);
   positions_.assign(bucket, 0);
   slots_.assign(bucket, -1);
@@ -44,7 +44,7 @@ void PaddedDecodeBatch::fill(const ForwardBatch& batch, int bucket, int partitio
   std::copy(batch.slot_mapping, batch.slot_mapping + n, slots_.begin());
   std::copy(batch.context_lens, batch.context_lens + n, context_lens_.begin());
   for (int s = 0; s < n; ++s) {
-    const int used = ceil_div(batch.context_lens[s], block_size);  // <= stride: partitions cover the longest context
+    const int used = ceil_div(batch.context_lens[s], block_size);  // <= stride: the cut covers the longest context
     std::copy(batch.block_tables + int64_t(s) * batch.max_blocks_per_seq,
               batch.block_tables + int64_t(s) * batch.max_blocks_per_seq + used, block_tables_.begin() + int64_t(s) * stride);
   }

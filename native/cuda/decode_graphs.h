@@ -1,4 +1,4 @@
-// CUDA graphs of the decode forward pass, one per (batch bucket, attention partitions): capture once, then replay.
+// CUDA graphs of the decode forward pass, one per (batch bucket, attention cut): capture once, then replay.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "pagedllm/backend.h"
+#include "pagedllm/decode_partitions.h"
 
 namespace pagedllm::cuda {
 
@@ -26,8 +26,8 @@ int decode_bucket(int num_seqs);
 // block 0, write no KV (slot -1) and give logits nobody reads. Block tables get a fixed stride (a graph bakes it in).
 class PaddedDecodeBatch {
  public:
-  // Fills from `batch` (every sequence one query row); stride = blocks that `partitions` x 512 tokens need.
-  void fill(const ForwardBatch& batch, int bucket, int partitions, int block_size);
+  // Fills from `batch` (every sequence one query row), padded to key.bucket; stride = blocks of key.covered_tokens().
+  void fill(const ForwardBatch& batch, const DecodeGraphKey& key, int block_size);
   const ForwardBatch& batch() const { return padded_; }
 
  private:
@@ -39,7 +39,7 @@ class PaddedDecodeBatch {
 // the backend calls clear() whenever it reallocates those buffers.
 class DecodeGraphs {
  public:
-  using Key = std::pair<int, int>;  // (bucket, attention partitions)
+  using Key = DecodeGraphKey;
   ~DecodeGraphs() { clear(); }
   // The first time a key is seen `enqueue` runs eagerly (it may size buffers); the second time it is captured (all
   // work on `stream`, no allocation, no sync) and replayed; after that only replayed.

@@ -1,11 +1,15 @@
 // ops.splitAttentionRows(queryStartLoc, contextLens, tilesOnly) -> {decodeRows, prefillTiles, maxDecodeKvLen}: the plan
-// the CUDA backend makes each step (pagedllm/attention_split.h), exposed so the CPU build's tests check it.
+// the CUDA backend makes each step (pagedllm/attention_split.h); ops.decodePartitions(rows, maxKvLen) and
+// ops.decodeGraphKey(bucket, maxContext): the decode attention's cut and the graph key that pins it
+// (pagedllm/decode_partitions.h). Exposed so the CPU build's tests check them.
 #include "attention_split_binding.h"
 
 #include <algorithm>
+#include <string>
 
 #include "js_convert.h"
 #include "pagedllm/attention_split.h"
+#include "pagedllm/decode_partitions.h"
 
 namespace pagedllm {
 
@@ -33,8 +37,37 @@ Napi::Value SplitAttentionRows(const Napi::CallbackInfo& info) {
   return result;
 }
 
+int positive_int(const Napi::Value& value, const char* name) {
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
+  if (!(number >= 1 && number <= 1 << 24) || number != double(int(number)))
+    throw Napi::RangeError::New(value.Env(), std::string(name) + " must be an integer from 1 to 2^24");
+  return int(number);
+}
+
+Napi::Value DecodePartitionsOf(const Napi::CallbackInfo& info) {
+  const auto cut = decode_partitions(positive_int(info[0], "rows"), positive_int(info[1], "maxKvLen"));
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("tokens", cut.tokens);
+  result.Set("count", cut.count);
+  return result;
+}
+
+Napi::Value DecodeGraphKeyOf(const Napi::CallbackInfo& info) {
+  const DecodeGraphKey key = decode_graph_key(positive_int(info[0], "bucket"), positive_int(info[1], "maxContext"));
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("bucket", key.bucket);
+  result.Set("partitionTokens", key.partition_tokens);
+  result.Set("partitions", key.partitions);
+  result.Set("coveredTokens", key.covered_tokens());
+  return result;
+}
+
 }  // namespace
 
-void AddAttentionSplitOps(Napi::Env env, Napi::Object ops) { ops.Set("splitAttentionRows", Napi::Function::New(env, SplitAttentionRows)); }
+void AddAttentionSplitOps(Napi::Env env, Napi::Object ops) {
+  ops.Set("splitAttentionRows", Napi::Function::New(env, SplitAttentionRows));
+  ops.Set("decodePartitions", Napi::Function::New(env, DecodePartitionsOf));
+  ops.Set("decodeGraphKey", Napi::Function::New(env, DecodeGraphKeyOf));
+}
 
 }  // namespace pagedllm

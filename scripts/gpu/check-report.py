@@ -26,12 +26,14 @@ for meta in sorted(glob.glob(os.path.join(parts_dir, '*.meta'))):
         except OSError:
             pass
     parts[name] = entry
-bench_json = os.path.join(parts_dir, 'bench_sharegpt.json')
-if os.path.exists(bench_json) and 'bench_sharegpt' in parts:
-    bench = json.load(open(bench_json))
-    for run in bench.get('runs') or []:
-        run.pop('steps', None)  # every step of every run: megabytes, and the summary metrics suffice here
-    parts['bench_sharegpt']['result'] = bench
+BENCH_PARTS = ('bench_sharegpt', 'bench_sharegpt_16k_tokens')  # check.sh's two KV memories (2 GiB, 512 MiB)
+for name in BENCH_PARTS:
+    bench_json = os.path.join(parts_dir, name + '.json')
+    if os.path.exists(bench_json) and name in parts:
+        bench = json.load(open(bench_json))
+        for run in bench.get('runs') or []:
+            run.pop('steps', None)  # every step of every run: megabytes, and the summary metrics suffice here
+        parts[name]['result'] = bench
 
 summary = {}
 ceilings = (parts.get('ceilings') or {}).get('result') or {}
@@ -54,19 +56,29 @@ if batch1 and batch1.get('ofRoofline') is not None:
     summary['target_8b_batch1_70pct_roofline'] = batch1['ofRoofline'] >= 0.7
 
 
-def bench_rate(policy):
-    bench = (parts.get('bench_sharegpt') or {}).get('result') or {}
+def bench_metric(part, policy, metric):
+    bench = (parts.get(part) or {}).get('result') or {}
     for run in bench.get('runs') or []:  # SuiteResults of src/bench/bench-suite.ts
         if run.get('policy') == policy:
-            return (run.get('metrics') or {}).get('requestsPerSecond')
+            return (run.get('metrics') or {}).get(metric)
     return None
 
 
-paged, orca_max = bench_rate('paged'), bench_rate('orca-max')
-hf = ((parts.get('hf_generate_sharegpt') or {}).get('result') or {}).get('requestsPerSecond')
-summary['sharegpt'] = {'pagedRequestsPerSecond': paged, 'orcaMaxRequestsPerSecond': orca_max, 'hfStaticRequestsPerSecond': hf,
-                       'pagedOverOrcaMax': paged / orca_max if paged and orca_max else None,
-                       'pagedOverHf': paged / hf if paged and hf else None}
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+hf = (parts.get('hf_generate_sharegpt') or {}).get('result') or {}
+for part in BENCH_PARTS:
+    paged, orca_max = bench_metric(part, 'paged', 'requestsPerSecond'), bench_metric(part, 'orca-max', 'requestsPerSecond')
+    entry = {'pagedRequestsPerSecond': paged, 'orcaMaxRequestsPerSecond': orca_max,
+             'pagedOverOrcaMax': ratio(paged, orca_max)}
+    if part == 'bench_sharegpt':  # HF's static batch of 32 at 2,048 tokens is this run's memory
+        # Output tokens/s, not requests/s: a batch cut by HF's clock completes no request but did generate tokens.
+        paged_tokens = bench_metric(part, 'paged', 'outputTokensPerSecond')
+        entry.update(hfStaticRequestsPerSecond=hf.get('requestsPerSecond'), hfStaticTokensPerSecond=hf.get('outputTokensPerSecond'),
+                     pagedTokensPerSecond=paged_tokens, pagedOverHfTokens=ratio(paged_tokens, hf.get('outputTokensPerSecond')))
+    summary[part] = entry
 failed = [name for name, entry in parts.items() if entry['status'] not in (0, 'skipped')]
 skipped = [name for name, entry in parts.items() if entry['status'] == 'skipped']
 report = {'failedParts': failed, 'skippedParts': skipped, 'ceilings': ceilings, 'summary': summary, 'parts': parts}

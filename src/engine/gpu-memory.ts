@@ -51,7 +51,7 @@ export function cudaWeightBytes(config: ModelConfig): number {
 
 /** Rows the CUDA LM head computes at a time (native/cuda/cuda_ops.h kLogitsChunkRows). */
 export const CUDA_LOGITS_CHUNK_ROWS = 256
-/** Context tokens per attention partition (native/cuda/cuda_ops.h kAttentionPartitionTokens). */
+/** Context tokens per attention partition (native/include/pagedllm/decode_partitions.h kDecodePartitionTokens). */
 const ATTENTION_PARTITION_TOKENS = 256
 /** The GEMM grid's y dimension counts 64-row tiles of the step's tokens, and CUDA caps y at 65,535. */
 export const CUDA_MAX_BATCHED_TOKENS = 65535 * 64
@@ -62,7 +62,7 @@ const plannedTotal = (sizes: number[]) => sizes.reduce((sum, bytes) => sum + pla
 
 /**
  * The attention partitions' workspace: (max, sum, head_dim floats) per decode row, head and partition; the native side
- * cuts partitions finer while rows x partitions < 32 (decode_partition_tokens in native/cuda/decode_attention.cuh),
+ * cuts partitions finer while rows x partitions < 32 (decode_partitions in native/include/pagedllm/decode_partitions.h),
  * which never takes more than 64 such row-partitions, and makes them coarser (512 tokens) only for big grids.
  */
 function attentionWorkspaceBytes(config: ModelConfig, numTokens: number, maxKvLen: number, maxSeqs: number): number {

@@ -1,0 +1,71 @@
+// Diagnosis of engine-check's end-to-end failures: for each feature model whose end-to-end check failed (a
+// `FAIL engine LABEL on ...` line of engine-check's output), CUDA's greedy runs under four settings (CUDA graphs on/off x
+// GEMM auto/cublas) and one request at a time, each against (a) the CPU's greedy run and (b) CUDA's own prefill scoring
+// of its own output (decode path vs prefill path on the same device). The first H100 run traced the windowed models'
+// failures to the graphs this way (self-consistency 1.8 with graphs, 1e-6 eager).
+// usage: node --import tsx scripts/gpu/engine-diag.ts ENGINE_CHECK_OUTPUT
+import {readFileSync, rmSync} from 'node:fs'
+import {makeEngineConfig} from '../../src/engine/config.js'
+import {LLMEngine} from '../../src/engine/llm-engine.js'
+import {makeSamplingParams} from '../../src/engine/sampling-params.js'
+import {featureModels} from './feature-models.js'
+
+const failed = new Set(readFileSync(process.argv[2]!, 'utf8').split('\n').flatMap((line) => /^FAIL engine (.*) on /.exec(line)?.[1] ?? []))
+let state = 7
+const randomInt = (n: number) => {
+  state = (state * 1103515245 + 12345) % 2 ** 31
+  return state % n
+}
+const prompts = Array.from({length: 6}, (_, i) => Array.from({length: 8 + 7 * i}, () => 1 + randomInt(400)))
+const greedy = makeSamplingParams({temperature: 0, maxTokens: 24, ignoreEos: true, logprobs: 2})
+const score = makeSamplingParams({temperature: 0, maxTokens: 1, ignoreEos: true, promptLogprobs: 2})
+const margin = (m: Map<number, number>) => {
+  const v = [...m.values()].sort((a, b) => b - a)
+  return v.length > 1 ? v[0]! - v[1]! : Infinity
+}
+
+async function run(dir: string, device: 'cpu' | 'cuda', options: {enforceEager?: boolean; gemm?: 'auto' | 'cublas'}, oneByOne = false) {
+  const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, device, numBlocks: 64, threads: 0, enablePrefixCaching: false, ...options}))
+  try {
+    const outs = []
+    if (oneByOne) for (const prompt of prompts) outs.push(...await engine.generate([{prompt, params: greedy}]))
+    else outs.push(...await engine.generate(prompts.map((prompt) => ({prompt, params: greedy}))))
+    const tokens = outs.map((r) => r.outputs[0]!.tokenIds)
+    const logprobs = outs.map((r) => r.outputs[0]!.logprobs!)
+    // The same device scores its own output in one prefill: decode-time vs prefill-time logprobs of the same tokens.
+    const forced = await engine.generate(tokens.map((t, i) => ({prompt: [...prompts[i]!, ...t], params: score})))
+    let selfError = 0, where = ''
+    tokens.forEach((t, i) => t.forEach((token, p) => {
+      const e = Math.abs(forced[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - logprobs[i]![p]!.get(token)!)
+      if (e > selfError) { selfError = e; where = `req ${i} pos ${p}` }
+    }))
+    return {tokens, logprobs, selfError, where}
+  } finally {
+    await engine.shutdown()
+  }
+}
+
+const features = await featureModels()
+try {
+  for (const {label, dir} of features.models.filter((m) => failed.has(m.label))) {
+    const cpu = await run(dir, 'cpu', {})
+    console.log(`== ${label}: CPU self (decode vs prefill) ${cpu.selfError.toExponential(2)}`)
+    const settings: [string, {enforceEager?: boolean; gemm?: 'auto' | 'cublas'}, boolean][] = [
+      ['graphs+auto', {}, false], ['eager+auto', {enforceEager: true}, false], ['graphs+cublas', {gemm: 'cublas'}, false],
+      ['eager+cublas', {enforceEager: true, gemm: 'cublas'}, false], ['one-by-one auto', {}, true]]
+    for (const [name, options, oneByOne] of settings) {
+      try {
+        const gpu = await run(dir, 'cuda', options, oneByOne)
+        const splits = gpu.tokens.map((t, i) => {
+          const s = t.findIndex((id, p) => id !== cpu.tokens[i]![p])
+          return s === -1 ? '-' : `${s}(m${margin(cpu.logprobs[i]![s]!).toFixed(2)})`
+        })
+        console.log(`  ${name.padEnd(16)} self ${gpu.selfError.toExponential(2)} at ${gpu.where}; first split vs CPU per request: ${splits.join(' ')}`)
+      } catch (error) {
+        console.log(`  ${name}: ${(error as Error).message}`)
+      }
+    }
+  }
+} finally {
+  rmSync(features.root, {recursive: true, force: true})
+}
