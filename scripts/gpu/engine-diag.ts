@@ -1,7 +1,9 @@
 // Diagnosis of engine-check's end-to-end failures: for each feature model whose end-to-end check failed (a
 // `FAIL engine LABEL on ...` line of engine-check's output), CUDA's greedy runs under four settings (CUDA graphs on/off x
-// GEMM auto/cublas) and one request at a time, each against (a) the CPU's greedy run and (b) CUDA's own prefill scoring
-// of its own output (decode path vs prefill path on the same device). The first H100 run traced the windowed models'
+// GEMM auto/cublas), one request at a time, and in f16, each against (a) the CPU's greedy run (where the tokens first
+// split, and CUDA's prefill scoring of the CPU's tokens: engine-check's teacher-forced error) and (b) CUDA's own prefill
+// scoring of its own output (decode path vs prefill path on the same device). f16 keeps 3 more mantissa bits than bf16:
+// an error that shrinks about 8x in f16 is the activations' rounding, one that stays is a bug. The first H100 run traced the windowed models'
 // failures to the graphs this way (self-consistency 1.8 with graphs, 1e-6 eager).
 // usage: node --import tsx scripts/gpu/engine-diag.ts ENGINE_CHECK_OUTPUT
 import {readFileSync, rmSync} from 'node:fs'
@@ -24,7 +26,10 @@ const margin = (m: Map<number, number>) => {
   return v.length > 1 ? v[0]! - v[1]! : Infinity
 }
 
-async function run(dir: string, device: 'cpu' | 'cuda', options: {enforceEager?: boolean; gemm?: 'auto' | 'cublas'}, oneByOne = false) {
+type Options = {enforceEager?: boolean; gemm?: 'auto' | 'cublas'; weightDtype?: 'f16'}
+type Run = {tokens: number[][]; logprobs: Map<number, number>[][]}
+
+async function run(dir: string, device: 'cpu' | 'cuda', options: Options, oneByOne = false, reference?: Run) {
   const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, device, numBlocks: 64, threads: 0, enablePrefixCaching: false, ...options}))
   try {
     const outs = []
@@ -39,7 +44,15 @@ async function run(dir: string, device: 'cpu' | 'cuda', options: {enforceEager?:
       const e = Math.abs(forced[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - logprobs[i]![p]!.get(token)!)
       if (e > selfError) { selfError = e; where = `req ${i} pos ${p}` }
     }))
-    return {tokens, logprobs, selfError, where}
+    // engine-check's teacher-forced error: this device's prefill scoring of the reference's tokens.
+    let forcedError = 0
+    if (reference) {
+      const scored = await engine.generate(reference.tokens.map((t, i) => ({prompt: [...prompts[i]!, ...t], params: score})))
+      reference.tokens.forEach((t, i) => t.forEach((token, p) => {
+        forcedError = Math.max(forcedError, Math.abs(scored[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - reference.logprobs[i]![p]!.get(token)!))
+      }))
+    }
+    return {tokens, logprobs, selfError, where, forcedError}
   } finally {
     await engine.shutdown()
   }
@@ -50,17 +63,19 @@ try {
   for (const {label, dir} of features.models.filter((m) => failed.has(m.label))) {
     const cpu = await run(dir, 'cpu', {})
     console.log(`== ${label}: CPU self (decode vs prefill) ${cpu.selfError.toExponential(2)}`)
-    const settings: [string, {enforceEager?: boolean; gemm?: 'auto' | 'cublas'}, boolean][] = [
+    const settings: [string, Options, boolean][] = [
       ['graphs+auto', {}, false], ['eager+auto', {enforceEager: true}, false], ['graphs+cublas', {gemm: 'cublas'}, false],
-      ['eager+cublas', {enforceEager: true, gemm: 'cublas'}, false], ['one-by-one auto', {}, true]]
+      ['eager+cublas', {enforceEager: true, gemm: 'cublas'}, false], ['one-by-one auto', {}, true],
+      ['eager f16', {enforceEager: true, weightDtype: 'f16'}, false]]
     for (const [name, options, oneByOne] of settings) {
       try {
-        const gpu = await run(dir, 'cuda', options, oneByOne)
+        const gpu = await run(dir, 'cuda', options, oneByOne, cpu)
         const splits = gpu.tokens.map((t, i) => {
           const s = t.findIndex((id, p) => id !== cpu.tokens[i]![p])
           return s === -1 ? '-' : `${s}(m${margin(cpu.logprobs[i]![s]!).toFixed(2)})`
         })
-        console.log(`  ${name.padEnd(16)} self ${gpu.selfError.toExponential(2)} at ${gpu.where}; first split vs CPU per request: ${splits.join(' ')}`)
+        console.log(`  ${name.padEnd(16)} self ${gpu.selfError.toExponential(2)} at ${gpu.where}; CPU tokens scored ${gpu.forcedError.toExponential(2)}; ` +
+          `first split vs CPU per request: ${splits.join(' ')}`)
       } catch (error) {
         console.log(`  ${name}: ${(error as Error).message}`)
       }
