@@ -1,6 +1,7 @@
-// The CUDA decode attention's cut of a step's contexts into partitions, and the decode graph key that pins it
+// The CUDA decode attention's cut of a step's contexts into partitions, and the decode graph key
 // (native/include/pagedllm/decode_partitions.h), checked in the CPU build. A replayed graph runs the launch of the step
-// it was captured from, so every step that maps to a key must plan exactly that launch.
+// it was captured from; a graph step plans its attention for its key's band (coveredTokens), so every step that maps to
+// a key must fit that one launch, and cut its contexts as an eager step would.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {nativeOps} from '../src/engine/native.js'
@@ -8,26 +9,33 @@ import {nativeOps} from '../src/engine/native.js'
 const BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
 describe('CUDA decode graph key (host side)', () => {
-  it('gives every context that replays a graph the launch that graph was captured with', () => {
+  it("fits every context that replays a graph into the launch planned for the graph's band", () => {
     const ops = nativeOps()
     for (const bucket of BUCKETS) {
-      const launchOf = new Map<string, string>()
       for (let context = 1; context <= 2100; context++) {
         const key = ops.decodeGraphKey(bucket, context)
-        const launch = JSON.stringify(ops.decodePartitions(bucket, context))
-        const name = `${key.partitionTokens}x${key.partitions}`
-        assert.equal(launchOf.get(name) ?? launch, launch, `bucket ${bucket}: context ${context} shares key ${name} with another cut`)
-        launchOf.set(name, launch)
-        assert.ok(key.coveredTokens >= context && key.coveredTokens - context < key.partitionTokens, `bucket ${bucket} context ${context}`)
+        const launch = ops.decodePartitions(bucket, key.coveredTokens)
+        const eager = ops.decodePartitions(bucket, context)
+        assert.ok(key.coveredTokens >= context && key.coveredTokens - context < 256, `bucket ${bucket} context ${context}`)
+        assert.ok(launch.tokens * launch.count >= context, `bucket ${bucket} context ${context}: the launch stops short`)
+        // The same partition size as an eager step: a graph adds only partitions past the context, which exit at once.
+        assert.equal(launch.tokens, eager.tokens, `bucket ${bucket} context ${context}`)
       }
     }
   })
 
-  it('keys a small batch at 64 and at 65 tokens apart (the first H100 run replayed 64-token attention at 65)', () => {
+  it('keys a small batch at 64 and at 65 tokens alike, with a launch that reads all 65 (the first H100 run read 64)', () => {
     const ops = nativeOps()
     assert.deepEqual(ops.decodePartitions(8, 64), {tokens: 64, count: 1})
-    assert.deepEqual(ops.decodePartitions(8, 65), {tokens: 64, count: 2})
-    assert.notDeepEqual(ops.decodeGraphKey(8, 64), ops.decodeGraphKey(8, 65))
+    assert.deepEqual(ops.decodeGraphKey(8, 64), ops.decodeGraphKey(8, 65))
+    assert.deepEqual(ops.decodePartitions(8, ops.decodeGraphKey(8, 65).coveredTokens), {tokens: 64, count: 4})
+  })
+
+  it('keeps a graph per bucket and 256 tokens of context, as many as the graph cache holds up to 2,048 tokens', () => {
+    const ops = nativeOps()
+    const keys = new Set(BUCKETS.flatMap((bucket) => Array.from({length: 2048}, (_, i) => JSON.stringify(ops.decodeGraphKey(bucket, i + 1)))))
+    assert.equal(keys.size, BUCKETS.length * 8)
+    assert.ok(keys.size <= 96, 'kMaxGraphs in native/cuda/decode_graphs.cu')
   })
 
   it('cuts finer for few rows and coarser for many', () => {

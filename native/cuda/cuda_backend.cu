@@ -275,13 +275,15 @@ class CudaBackend final : public Backend {
     return decode_bucket(batch.num_seqs);
   }
 
-  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, the attention's cut of the longest context:
+  // The step padded to its bucket runs as a CUDA graph keyed by (bucket, band of the longest context:
   // pagedllm/decode_partitions.h); index upload and block moves stay outside it, the wanted logits rows are copied out after it.
   void step_decode_graph(const BlockMoves& moves, const ForwardBatch& batch, int bucket, float* logits_out, const SampleBatch* sampling) {
     const int max_context = *std::max_element(batch.context_lens, batch.context_lens + batch.num_seqs);
     const DecodeGraphKey key = decode_graph_key(bucket, max_context);
     padded_.fill(batch, key, cache_.block_size);
     upload_indices(moves, padded_.batch());
+    // The attention (and its workspace) is planned for the key's whole band, so a replay's launch fits this step.
+    attention_split_.max_decode_kv_len = key.covered_tokens();
     apply_moves(moves);
     graphs_.run(key, stream_, [&] { forward(padded_.batch(), nullptr, nullptr); });
     const size_t row_bytes = size_t(model_.vocab_size) * sizeof(float);

@@ -32,7 +32,7 @@ inline PartialLayout partial_layout(float* workspace, int num_rows, int num_head
 }
 
 // How a decode attention launch is cut: a function of (rows, heads, head_dim, max_kv_len) alone; its partitions are
-// pagedllm/decode_partitions.h's, which a decode graph's key pins.
+// pagedllm/decode_partitions.h's (a decode graph step passes its key's band as max_kv_len).
 struct DecodeAttentionPlan {
   int heads_per_block;   // query heads per block: the largest of 8, 4, 2, 1 dividing the GQA group that fits the merge
   int lanes_per_token;   // lanes reading one token's head_dim (a power of two; some idle when head_dim / 8 is not)

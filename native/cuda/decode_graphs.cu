@@ -44,7 +44,7 @@ void PaddedDecodeBatch::fill(const ForwardBatch& batch, const DecodeGraphKey& ke
   std::copy(batch.slot_mapping, batch.slot_mapping + n, slots_.begin());
   std::copy(batch.context_lens, batch.context_lens + n, context_lens_.begin());
   for (int s = 0; s < n; ++s) {
-    const int used = ceil_div(batch.context_lens[s], block_size);  // <= stride: the cut covers the longest context
+    const int used = ceil_div(batch.context_lens[s], block_size);  // <= stride: the band covers the longest context
     std::copy(batch.block_tables + int64_t(s) * batch.max_blocks_per_seq,
               batch.block_tables + int64_t(s) * batch.max_blocks_per_seq + used, block_tables_.begin() + int64_t(s) * stride);
   }

@@ -1,4 +1,5 @@
-// CUDA graphs of the decode forward pass, one per (batch bucket, attention cut): capture once, then replay.
+// CUDA graphs of the decode forward pass, one per (batch bucket, 256-token band of the longest context): capture once,
+// then replay.
 #pragma once
 #include <cuda_runtime.h>
 

@@ -1,6 +1,6 @@
 // ops.splitAttentionRows(queryStartLoc, contextLens, tilesOnly) -> {decodeRows, prefillTiles, maxDecodeKvLen}: the plan
 // the CUDA backend makes each step (pagedllm/attention_split.h); ops.decodePartitions(rows, maxKvLen) and
-// ops.decodeGraphKey(bucket, maxContext): the decode attention's cut and the graph key that pins it
+// ops.decodeGraphKey(bucket, maxContext): the decode attention's cut and a decode graph's key
 // (pagedllm/decode_partitions.h). Exposed so the CPU build's tests check them.
 #include "attention_split_binding.h"
 
@@ -56,8 +56,7 @@ Napi::Value DecodeGraphKeyOf(const Napi::CallbackInfo& info) {
   const DecodeGraphKey key = decode_graph_key(positive_int(info[0], "bucket"), positive_int(info[1], "maxContext"));
   Napi::Object result = Napi::Object::New(info.Env());
   result.Set("bucket", key.bucket);
-  result.Set("partitionTokens", key.partition_tokens);
-  result.Set("partitions", key.partitions);
+  result.Set("bands", key.bands);
   result.Set("coveredTokens", key.covered_tokens());
   return result;
 }

@@ -155,8 +155,8 @@ export interface NativeOps {
   splitAttentionRows(queryStartLoc: Int32Array, contextLens: Int32Array, tilesOnly: boolean): {decodeRows: Int32Array; prefillTiles: Int32Array; maxDecodeKvLen: number}
   /** The CUDA decode attention's cut of `rows` rows' contexts (native/include/pagedllm/decode_partitions.h). */
   decodePartitions(rows: number, maxKvLen: number): {tokens: number; count: number}
-  /** The key of the CUDA decode graph a padded step of `bucket` rows replays, and the context tokens its tables span. */
-  decodeGraphKey(bucket: number, maxContext: number): {bucket: number; partitionTokens: number; partitions: number; coveredTokens: number}
+  /** The key of the CUDA decode graph a padded step of `bucket` rows replays, and the context its attention is planned for. */
+  decodeGraphKey(bucket: number, maxContext: number): {bucket: number; bands: number; coveredTokens: number}
   /**
    * The CUDA MoE MLP's order of routed slots (native/include/pagedllm/moe_plan.h): `experts` holds each (row, rank) slot's
    * expert; slots sorted by expert, stable; each slot's place; counts per expert; (expert, first, count) of experts with rows.

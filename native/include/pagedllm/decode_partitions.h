@@ -1,5 +1,5 @@
 // How the decode attention cuts each row's context into partitions (a block each, then a reduce), and the key of a
-// decode CUDA graph, which bakes that cut in. Plain C++ with no CUDA headers: native/cuda/decode_attention.cuh plans
+// decode CUDA graph, which bakes a cut in. Plain C++ with no CUDA headers: native/cuda/decode_attention.cuh plans
 // its launches with it, cuda_backend.cu keys its graphs with it, and the CPU build's tests check both
 // (ops.decodePartitions, ops.decodeGraphKey).
 #pragma once
@@ -32,21 +32,19 @@ inline DecodePartitions decode_partitions(int num_rows, int max_kv_len) {
 }
 
 // A replayed graph runs the attention launch (grid, partition size, workspace) and the block-table stride of the step
-// it was captured from, so a step may replay only a graph whose cut is its own: the key is the padded step's bucket and
-// cut, and its block tables span the tokens that cut covers.
+// it was captured from, so every step that replays a graph must fit that launch. A graph's key is its bucket and its
+// band of contexts (whole 256-token partitions), and a graph step plans its attention for the band's end, not for its
+// own longest context: the cut depends on the band alone, and partitions past a row's context are launched and skipped.
+// (Planning for the step's own context let a graph captured at 64 tokens, in one 64-token partition, replay at 65.)
 struct DecodeGraphKey {
   int bucket;
-  int partition_tokens;
-  int partitions;
-  int covered_tokens() const { return partition_tokens * partitions; }
-  bool operator<(const DecodeGraphKey& other) const {
-    return std::tie(bucket, partition_tokens, partitions) < std::tie(other.bucket, other.partition_tokens, other.partitions);
-  }
+  int bands;  // 256-token partitions of the longest context
+  int covered_tokens() const { return bands * kDecodePartitionTokens; }
+  bool operator<(const DecodeGraphKey& other) const { return std::tie(bucket, bands) < std::tie(other.bucket, other.bands); }
 };
 
 inline DecodeGraphKey decode_graph_key(int bucket, int max_context) {
-  const DecodePartitions cut = decode_partitions(bucket, max_context);
-  return {bucket, cut.tokens, cut.count};
+  return {bucket, decode_ceil_div(max_context > 0 ? max_context : 1, kDecodePartitionTokens)};
 }
 
 }  // namespace pagedllm
