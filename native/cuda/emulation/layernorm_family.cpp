@@ -8,6 +8,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
+#include "../tests/float64_references.h"
 
 #include "../layernorm_family_kernels.cuh"
 
@@ -65,12 +66,7 @@ void check_dtype(EmulationChecks& checks, const std::string& dtype, float (*to)(
       plain_activation_kernel<T>(pre.data(), count, act, activated.data());
     });
     std::vector<double> act_ref(count);
-    for (int i = 0; i < count; ++i) {
-      const double v = pre[i];
-      act_ref[i] = act == Activation::Relu ? std::max(v, 0.0) : act == Activation::Silu ? v / (1 + std::exp(-v))
-                 : act == Activation::GeluErf ? 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))
-                 : 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
-    }
+    for (int i = 0; i < count; ++i) act_ref[i] = plain_activation_reference(act, pre[i]);
     checks.report("plain_activation (" + dtype + "): " + name + ", 5000 values of scale 3", activated, act_ref, bound, as_double);
   }
 

@@ -8,6 +8,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
+#include "../tests/float64_references.h"
 
 #include "../moe_kernels.cuh"
 
@@ -44,26 +45,10 @@ void check_routing(EmulationChecks& checks) {
     launch({unsigned((routed_rows + kRouteThreads - 1) / kRouteThreads), 1, 1}, kRouteThreads, [&] {
       route_kernel(logits.data(), outputs, routed_rows, experts, top_k, renormalize, chosen.data(), weights.data());
     });
-    std::vector<double> experts_ref, weights_ref;
-    for (int r = 0; r < routed_rows; ++r) {
-      const float* row = logits.data() + size_t(r) * outputs;
-      double max = row[0], sum = 0;
-      for (int e = 1; e < experts; ++e) max = std::max<double>(max, row[e]);
-      std::vector<double> probs(experts);
-      for (int e = 0; e < experts; ++e) sum += probs[e] = std::exp(row[e] - max);
-      std::vector<int> order(experts);
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return probs[a] > probs[b]; });  // ties: lower first
-      double picked = 0;
-      for (int k = 0; k < top_k; ++k) picked += probs[order[k]];
-      for (int k = 0; k < top_k; ++k) {
-        experts_ref.push_back(order[k]);
-        weights_ref.push_back(probs[order[k]] / (renormalize ? picked : sum));
-      }
-    }
+    const auto ref = softmax_top_k_reference(logits.data(), outputs, routed_rows, experts, top_k, renormalize);
     const std::string name = renormalize ? "route: top-3 of 8, renormalised" : "route: top-3 of 8";
-    checks.report(name + ": experts (ties: lower index first)", as_doubles(chosen), experts_ref, 0.0);
-    checks.report(name + ": weights", weights, weights_ref, 1e-5);
+    checks.report(name + ": experts (ties: lower index first)", as_doubles(chosen), ref.experts, 0.0);
+    checks.report(name + ": weights", weights, ref.weights, 1e-5);
   }
 }
 

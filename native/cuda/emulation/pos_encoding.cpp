@@ -10,6 +10,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
+#include "../tests/float64_references.h"
 
 #include "../pos_encoding_kernels.cuh"
 
@@ -17,7 +18,6 @@ using namespace pagedllm::cuda;
 using pagedllm::ModelConfig;
 using pagedllm::RopeScaling;
 
-constexpr double kPi = 3.14159265358979323846;
 
 void check_rotary(EmulationChecks& checks, const ModelConfig& model, const std::vector<int32_t>& positions,
                   float attention_factor, const std::function<double(int)>& reference_freq, const std::string& name) {
@@ -62,17 +62,7 @@ int main(int argc, char** argv) {
   llama3.rope_low_freq_factor = 1.f;
   llama3.rope_high_freq_factor = 4.f;
   llama3.rope_original_max_position = 8192;
-  check_rotary(checks, llama3, {0, 1, 17, 4095, 30000}, 1.f, [](int i) {
-    double freq = std::pow(500000.0, -2.0 * i / 128);
-    const double wavelen = 2 * kPi / freq;
-    if (wavelen > 8192.0) {
-      freq /= 8;
-    } else if (wavelen >= 8192.0 / 4) {
-      const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
-      freq = (1 - smooth) * freq / 8 + smooth * freq;
-    }
-    return freq;
-  }, "llama3 scaling, positions up to 30000");
+  check_rotary(checks, llama3, {0, 1, 17, 4095, 30000}, 1.f, llama3_frequency_reference, "llama3 scaling, positions up to 30000");
 
   ModelConfig partial;  // Phi-3: the first 24 of 40 values of each head turn, frequencies over them (theta^(-2i / 24))
   partial.head_dim = 40;

@@ -6,6 +6,7 @@
 // build: c++ -std=c++17 -O2 -Inative/include native/cuda/emulation/sparsemixer.cpp   usage: sparsemixer [seed]
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
+#include "../tests/float64_references.h"
 
 #include "../sparsemixer_kernels.cuh"
 
@@ -31,29 +32,10 @@ int main(int argc, char** argv) {
   launch({unsigned((rows + kSparsemixerThreads - 1) / kSparsemixerThreads), 1, 1}, kSparsemixerThreads, [&] {
     sparsemixer_kernel(logits.data(), stride, rows, experts, threshold, chosen.data(), weights.data());
   });
-  std::vector<double> experts_ref, weights_ref;
-  for (int r = 0; r < rows; ++r) {
-    const float* row = logits.data() + size_t(r) * stride;
-    const auto best = [&](int skip) {
-      int pick = -1;
-      for (int e = 0; e < experts; ++e)
-        if (e != skip && (pick < 0 || row[e] > row[pick])) pick = e;
-      return pick;
-    };
-    const auto weight = [&](int picked, int skip) {
-      const double top = row[picked];
-      double sum = 0;
-      for (int e = 0; e < experts; ++e)
-        if (e != skip && (top - row[e]) / std::max<double>(std::fabs(row[e]), top) <= 2 * jitter_eps) sum += std::exp(row[e] - top);
-      return 1 / sum;
-    };
-    const int first = best(-1), second = best(first);
-    experts_ref.insert(experts_ref.end(), {double(first), double(second)});
-    weights_ref.insert(weights_ref.end(), {weight(first, -1), weight(second, first)});
-  }
+  const auto ref = sparsemixer_reference(logits.data(), stride, rows, experts, jitter_eps);
   checks.report("6 experts, jitter 0.25: experts (ties: lower index first)", std::vector<double>(chosen.begin(), chosen.end()),
-                experts_ref, 0.0);
-  checks.report("6 experts, jitter 0.25: masked-softmax weights", weights, weights_ref, 1e-5);
+                ref.experts, 0.0);
+  checks.report("6 experts, jitter 0.25: masked-softmax weights", weights, ref.weights, 1e-5);
   // The masked rows by hand: row 3's first pick keeps experts 0, 1 and 4, its second (expert 1) keeps 1 and 4.
   const double first_weight = 1 / (1 + std::exp(3.9 - 4.0) + std::exp(3.5 - 4.0)), second_weight = 1 / (1 + std::exp(3.5 - 3.9));
   checks.expect("row 3 masked by hand: experts 0 then 1",

@@ -13,6 +13,7 @@
 #include "cuda_memory.h"
 #include "cuda_ops.h"
 #include "gemm.h"
+#include "float64_references.h"
 #include "kernel_checks.h"
 #include "moe_ops.h"
 #include "pagedllm/moe_plan.h"
@@ -235,17 +236,7 @@ void check_rotary(Checker& c) {
   model.rope_low_freq_factor = 1.f;
   model.rope_high_freq_factor = 4.f;
   model.rope_original_max_position = 8192;
-  check_rotary_case(c, model, {0, 1, 17, 4095, 30000}, [](int i) {
-    double freq = std::pow(500000.0, -2.0 * i / 128);
-    const double wavelen = 2 * 3.14159265358979323846 / freq;
-    if (wavelen > 8192.0) {
-      freq /= 8;
-    } else if (wavelen >= 8192.0 / 4) {
-      const double smooth = (8192.0 / wavelen - 1) / (4 - 1);
-      freq = (1 - smooth) * freq / 8 + smooth * freq;
-    }
-    return freq;
-  }, "llama3 scaling, positions up to 30000, v untouched");
+  check_rotary_case(c, model, {0, 1, 17, 4095, 30000}, llama3_frequency_reference, "llama3 scaling, positions up to 30000, v untouched");
   // Phi-3's partial rotary: the first 24 of 40 values of each head turn, frequencies over them (theta^(-2i / 24)).
   ModelConfig partial;
   partial.head_dim = 40;
@@ -402,12 +393,7 @@ void check_layernorm_family(Checker& c) {
     auto activated = DeviceArray<T>::poisoned(count);
     plain_activation(pre_dev.get(), count, act, activated.get(), nullptr);
     std::vector<double> act_ref(count);
-    for (int i = 0; i < count; ++i) {
-      const double v = pre[i];
-      act_ref[i] = act == Activation::Relu ? std::max(v, 0.0) : act == Activation::Silu ? v / (1 + std::exp(-v))
-                 : act == Activation::GeluErf ? 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)))
-                 : 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
-    }
+    for (int i = 0; i < count; ++i) act_ref[i] = plain_activation_reference(act, pre[i]);
     c.report("plain_activation", dtype_name<T>(), std::string(name) + ", 5000 values of scale 3", activated.read(), act_ref, storage_bound<T>());
   }
 
@@ -733,27 +719,11 @@ void check_moe_routing(Checker& c) {
     auto experts_dev = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * top_k, -7));
     auto weights_dev = DeviceArray<float>::poisoned(size_t(rows) * top_k);
     moe_route(routed_logits.get(), outputs, rows, experts, top_k, renormalize, experts_dev.get(), weights_dev.get(), nullptr);
-    std::vector<double> experts_ref, weights_ref;
-    for (int r = 0; r < rows; ++r) {
-      const float* row = logits.data() + size_t(r) * outputs;
-      double max = row[0], sum = 0;
-      for (int e = 1; e < experts; ++e) max = std::max<double>(max, row[e]);
-      std::vector<double> probs(experts);
-      for (int e = 0; e < experts; ++e) sum += probs[e] = std::exp(row[e] - max);
-      std::vector<int> order(experts);
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return probs[a] > probs[b]; });  // ties: lower first
-      double chosen = 0;
-      for (int k = 0; k < top_k; ++k) chosen += probs[order[k]];
-      for (int k = 0; k < top_k; ++k) {
-        experts_ref.push_back(order[k]);
-        weights_ref.push_back(probs[order[k]] / (renormalize ? chosen : sum));
-      }
-    }
+    const auto ref = softmax_top_k_reference(logits.data(), outputs, rows, experts, top_k, renormalize);
     const auto ids = experts_dev.read();
     const std::string name = renormalize ? "top-3 of 8, renormalised" : "top-3 of 8";
-    c.report("moe_route", "f32", name + ": experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), experts_ref, 0.0);
-    c.report("moe_route", "f32", name + ": weights", weights_dev.read(), weights_ref, 1e-5);
+    c.report("moe_route", "f32", name + ": experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), ref.experts, 0.0);
+    c.report("moe_route", "f32", name + ": weights", weights_dev.read(), ref.weights, 1e-5);
   }
 }
 
@@ -776,29 +746,10 @@ void check_sparsemixer(Checker& c) {
   auto experts_dev = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * 2, -7));
   auto weights_dev = DeviceArray<float>::poisoned(size_t(rows) * 2);
   sparsemixer_route(logits_dev.get(), stride, rows, experts, jitter_eps, experts_dev.get(), weights_dev.get(), nullptr);
-  std::vector<double> experts_ref, weights_ref;
-  for (int r = 0; r < rows; ++r) {
-    const float* row = logits.data() + size_t(r) * stride;
-    const auto best = [&](int skip) {
-      int pick = -1;
-      for (int e = 0; e < experts; ++e)
-        if (e != skip && (pick < 0 || row[e] > row[pick])) pick = e;
-      return pick;
-    };
-    const auto weight = [&](int chosen, int skip) {
-      const double top = row[chosen];
-      double sum = 0;
-      for (int e = 0; e < experts; ++e)
-        if (e != skip && (top - row[e]) / std::max<double>(std::fabs(row[e]), top) <= 2 * jitter_eps) sum += std::exp(row[e] - top);
-      return 1 / sum;
-    };
-    const int first = best(-1), second = best(first);
-    experts_ref.insert(experts_ref.end(), {double(first), double(second)});
-    weights_ref.insert(weights_ref.end(), {weight(first, -1), weight(second, first)});
-  }
+  const auto ref = sparsemixer_reference(logits.data(), stride, rows, experts, jitter_eps);
   const auto ids = experts_dev.read();
-  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), experts_ref, 0.0);
-  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: masked-softmax weights", weights_dev.read(), weights_ref, 1e-5);
+  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: experts (ties: lower index first)", std::vector<float>(ids.begin(), ids.end()), ref.experts, 0.0);
+  c.report("sparsemixer_route", "f32", "6 experts, jitter 0.25: masked-softmax weights", weights_dev.read(), ref.weights, 1e-5);
 }
 
 // The device counting sort against pagedllm/moe_plan.h's host order (over two 2048-slot chunks), the gather of each
