@@ -8,7 +8,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
-#include "../tests/float64_references.h"
+#include "../tests/shared_checks.h"
 
 #include "../layernorm_family_kernels.cuh"
 

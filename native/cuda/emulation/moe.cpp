@@ -8,7 +8,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
-#include "../tests/float64_references.h"
+#include "../tests/shared_checks.h"
 
 #include "../moe_kernels.cuh"
 
@@ -69,13 +69,7 @@ void check_gather(EmulationChecks& checks, const char* dtype, T (*from)(float), 
 
 void check_dispatch(EmulationChecks& checks) {
   const int rows = 900, top_k = 3, experts = 6, hidden = 72, slots = rows * top_k;
-  std::vector<int32_t> chosen(slots);
-  for (int r = 0; r < rows; ++r) {
-    std::vector<int32_t> pick(experts);
-    std::iota(pick.begin(), pick.end(), 0);
-    std::shuffle(pick.begin(), pick.end(), checks.rng());
-    std::copy(pick.begin(), pick.begin() + top_k, chosen.begin() + size_t(r) * top_k);
-  }
+  const std::vector<int32_t> chosen = random_distinct_picks(checks.rng(), rows, experts, top_k);
   std::vector<int32_t> sorted_ref(slots), positions_ref(slots), counts_ref(experts);
   pagedllm::moe_sort_slots(chosen.data(), slots, experts, sorted_ref.data(), positions_ref.data(), counts_ref.data());
   const int chunks = pagedllm::moe_sort_chunks(slots);

@@ -10,7 +10,7 @@
 
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
-#include "../tests/float64_references.h"
+#include "../tests/shared_checks.h"
 
 #include "../pos_encoding_kernels.cuh"
 

@@ -6,7 +6,7 @@
 // build: c++ -std=c++17 -O2 -Inative/include native/cuda/emulation/sparsemixer.cpp   usage: sparsemixer [seed]
 #include "cuda_emulation.h"
 #include "emulation_checks.h"
-#include "../tests/float64_references.h"
+#include "../tests/shared_checks.h"
 
 #include "../sparsemixer_kernels.cuh"
 
@@ -17,13 +17,7 @@ int main(int argc, char** argv) {
   const int rows = 150, experts = 6, stride = 7;
   const double jitter_eps = 0.25;  // threshold 0.5
   auto logits = checks.random_floats(size_t(rows) * stride, 2.f);
-  for (int e = 0; e < experts; ++e) logits[e] = 0.75f;
-  for (int e = 0; e < experts; ++e) logits[stride + e] = -0.5f * e;
-  logits[stride + 2] = logits[stride + 5] = 3.f;
-  const float masked[] = {4.f, 3.9f, 1.f, -2.f, 3.5f, 0.25f};  // first 0 (keeps 1 and 4), second 1 (keeps 4 only)
-  for (int e = 0; e < experts; ++e) logits[3 * stride + e] = masked[e];
-  const float negative[] = {-1.f, -1.2f, -3.f, -1.1f, -8.f, -2.5f};  // factor max(|logit|, top) = |logit|
-  for (int e = 0; e < experts; ++e) logits[4 * stride + e] = negative[e];
+  craft_sparsemixer_rows(logits, stride);
   const float at_threshold[] = {4.f, 2.f, 1.f, 3.f, -1.f, 0.f};  // (4 - 2) / 4 is the threshold itself: expert 1 is kept
   for (int e = 0; e < experts; ++e) logits[5 * stride + e] = at_threshold[e];
   std::vector<int32_t> chosen(size_t(rows) * 2, -7);

@@ -13,7 +13,7 @@
 #include "cuda_memory.h"
 #include "cuda_ops.h"
 #include "gemm.h"
-#include "float64_references.h"
+#include "shared_checks.h"
 #include "kernel_checks.h"
 #include "moe_ops.h"
 #include "pagedllm/moe_plan.h"
@@ -727,21 +727,14 @@ void check_moe_routing(Checker& c) {
   }
 }
 
-// PhiMoE's sparsemixer (sparsemixer_kernels.cu) against float64, as native/cpu/sparsemixer.cpp: the top expert (equal
-// logits: the lower index), weighted by a softmax over the experts within 2 * jitter_eps (relative) of it, then the best
-// of the rest, its softmax leaving the first out. Rows built here: all equal (0, 1, nothing masked), a tie at the top (2
-// before 5), some masked under both picks, a negative top; the rest random. Logits with the stride of a wider router.
+// PhiMoE's sparsemixer (sparsemixer_kernels.cu) against float64 (shared_checks.h's sparsemixer_reference). The crafted
+// rows of craft_sparsemixer_rows (all equal, a tie at the top, masks under both picks, a negative top), the rest random;
+// logits with the stride of a wider router.
 void check_sparsemixer(Checker& c) {
   const int rows = 37, experts = 6, stride = 7;
   const double jitter_eps = 0.25;  // threshold 0.5
   auto logits = c.random_floats(size_t(rows) * stride, 2.f);
-  for (int e = 0; e < experts; ++e) logits[e] = 0.75f;
-  for (int e = 0; e < experts; ++e) logits[stride + e] = -0.5f * e;
-  logits[stride + 2] = logits[stride + 5] = 3.f;
-  const float masked[] = {4.f, 3.9f, 1.f, -2.f, 3.5f, 0.25f};  // first 0 (keeps 1 and 4), second 1 (keeps 4 only)
-  for (int e = 0; e < experts; ++e) logits[3 * stride + e] = masked[e];
-  const float negative[] = {-1.f, -1.2f, -3.f, -1.1f, -8.f, -2.5f};  // factor max(|logit|, top) = |logit|
-  for (int e = 0; e < experts; ++e) logits[4 * stride + e] = negative[e];
+  craft_sparsemixer_rows(logits, stride);
   DeviceArray<float> logits_dev(logits);
   auto experts_dev = DeviceArray<int32_t>(std::vector<int32_t>(size_t(rows) * 2, -7));
   auto weights_dev = DeviceArray<float>::poisoned(size_t(rows) * 2);
@@ -757,13 +750,7 @@ void check_sparsemixer(Checker& c) {
 template <typename T>
 void check_moe_dispatch(Checker& c) {
   const int rows = 900, top_k = 3, experts = 6, hidden = 72, slots = rows * top_k;
-  std::vector<int32_t> chosen(slots);
-  for (int r = 0; r < rows; ++r) {
-    std::vector<int32_t> pick(experts);
-    std::iota(pick.begin(), pick.end(), 0);
-    std::shuffle(pick.begin(), pick.end(), c.rng());
-    std::copy(pick.begin(), pick.begin() + top_k, chosen.begin() + size_t(r) * top_k);
-  }
+  const std::vector<int32_t> chosen = random_distinct_picks(c.rng(), rows, experts, top_k);
   std::vector<int32_t> sorted_ref(slots), positions_ref(slots), counts_ref(experts);
   moe_sort_slots(chosen.data(), slots, experts, sorted_ref.data(), positions_ref.data(), counts_ref.data());
   DeviceArray<int32_t> chosen_dev(chosen);

@@ -1,9 +1,12 @@
-// Float64 references shared by the GPU's kernel checks (kernel_checks.cu) and the CPU emulation of the same kernels
-// (native/cuda/emulation/*.cpp), so both hold a kernel to one definition. Host-only plain C++.
+// What the GPU's kernel checks (kernel_checks.cu) and the CPU emulation of the same kernels (native/cuda/emulation/*.cpp)
+// share: float64 references, so both hold a kernel to one definition, and the crafted inputs of the cases both run.
+// Host-only plain C++.
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include "pagedllm/backend.h"
@@ -37,6 +40,31 @@ inline RoutingReference softmax_top_k_reference(const float* logits, int stride,
     }
   }
   return ref;
+}
+
+// `top_k` distinct experts of `experts` for each of `rows` rows, drawn at random: the routing a dispatch check sorts.
+inline std::vector<int32_t> random_distinct_picks(std::mt19937& rng, int rows, int experts, int top_k) {
+  std::vector<int32_t> chosen(size_t(rows) * top_k);
+  for (int r = 0; r < rows; ++r) {
+    std::vector<int32_t> pick(experts);
+    std::iota(pick.begin(), pick.end(), 0);
+    std::shuffle(pick.begin(), pick.end(), rng);
+    std::copy(pick.begin(), pick.begin() + top_k, chosen.begin() + size_t(r) * top_k);
+  }
+  return chosen;
+}
+
+// The sparsemixer's crafted rows over 6 experts (`stride` floats apart): all equal (0, 1, nothing masked), a tie at the
+// top (2 before 5), some masked under both picks, a negative top. Row 2 stays as the caller drew it.
+inline void craft_sparsemixer_rows(std::vector<float>& logits, int stride) {
+  const int experts = 6;
+  for (int e = 0; e < experts; ++e) logits[e] = 0.75f;
+  for (int e = 0; e < experts; ++e) logits[stride + e] = -0.5f * e;
+  logits[stride + 2] = logits[stride + 5] = 3.f;
+  const float masked[] = {4.f, 3.9f, 1.f, -2.f, 3.5f, 0.25f};  // first 0 (keeps 1 and 4), second 1 (keeps 4 only)
+  for (int e = 0; e < experts; ++e) logits[3 * stride + e] = masked[e];
+  const float negative[] = {-1.f, -1.2f, -3.f, -1.1f, -8.f, -2.5f};  // factor max(|logit|, top) = |logit|
+  for (int e = 0; e < experts; ++e) logits[4 * stride + e] = negative[e];
 }
 
 // PhiMoE's sparsemixer, as native/cpu/sparsemixer.cpp: the top expert (equal logits: the lower index), weighted by a
