@@ -27,6 +27,9 @@ struct Case {
   int window = 0;
   bool alibi = false;
   bool row_list = false;  // launch a subset of the rows by index, as the backend's split does
+  // Planned as a decode graph step: for the end of its key's 256-token band (pagedllm/decode_partitions.h), so that
+  // partitions past every row's context are launched too.
+  bool graph_band = false;
 };
 
 // One case: every launched row and head against float64; prints the plan and the worst relative L2 error.
@@ -49,7 +52,8 @@ bool run_case(const Case& c, std::mt19937& rng) {
   const int launched = int(rows.size());
   int max_kv_len = 0;
   for (int r : rows) max_kv_len = std::max(max_kv_len, row_kv_len[r]);
-  const DecodeAttentionPlan plan = plan_decode_attention(launched, c.num_heads, kv_heads, hd, max_kv_len);
+  const int planned_kv_len = c.graph_band ? pagedllm::decode_graph_key(launched, max_kv_len).covered_tokens() : max_kv_len;
+  const DecodeAttentionPlan plan = plan_decode_attention(launched, c.num_heads, kv_heads, hd, planned_kv_len);
   std::vector<float> workspace(size_t(launched) * c.num_heads * plan.partitions * (2 + hd), NAN);  // unwritten partials show
   const PartialLayout partial = partial_layout(workspace.data(), launched, c.num_heads, plan.partitions);
   std::vector<bf16> out(size_t(num_seqs) * c.num_heads * hd, bf16{0x7fc0});
@@ -96,11 +100,11 @@ bool run_case(const Case& c, std::mt19937& rng) {
     }
   }
   const bool ok = worst <= 8e-3;  // one bf16 rounding of the output, as kernel_checks.cu's bound
-  std::printf("%s hd%d heads %d/%d rows %d max ctx %d%s%s%s%s: %d heads/block, %d lanes/token, %d x %d-token partitions: "
+  std::printf("%s hd%d heads %d/%d rows %d max ctx %d%s%s%s%s%s: %d heads/block, %d lanes/token, %d x %d-token partitions: "
               "worst rel L2 %.2e\n",
               ok ? "ok  " : "FAIL", hd, c.num_heads, kv_heads, launched, max_kv_len, c.softcap > 0 ? " softcap" : "",
               c.window > 0 ? (" window " + std::to_string(c.window)).c_str() : "", c.alibi ? " alibi" : "",
-              c.row_list ? " row list" : "", plan.heads_per_block, plan.lanes_per_token, plan.partitions,
+              c.row_list ? " row list" : "", c.graph_band ? " graph band" : "", plan.heads_per_block, plan.lanes_per_token, plan.partitions,
               plan.partition_tokens, worst);
   return ok;
 }
@@ -129,6 +133,9 @@ int main(int argc, char** argv) {
       {64, 2, 1, many, 0.f, 300, false, true},     // big grid, window, a row list
       {128, 8, 2, short_rows},                     // one partition: the blocks write the output, no reduce
       {32, 2, 1, long_rows, 0.f, 0, true},         // one 512-token partition
+      // A graph step at 65 tokens: 4 x 64-token partitions planned for its band, the last 2 empty in every row.
+      {64, 8, 2, {30, 65, 12, 64, 50, 1, 40, 20}, 0.f, 0, false, false, true},
+      {128, 8, 2, {65, 200, 9, 130}, 0.f, 8, false, false, true},  // and a window of 8: partitions before it skipped too
   };
   int failed = 0;
   for (const Case& c : cases) failed += run_case(c, rng) ? 0 : 1;
