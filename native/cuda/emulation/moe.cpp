@@ -101,19 +101,8 @@ void check_dispatch(EmulationChecks& checks) {
       combine_kernel(expert_out.data(), positions_ref.data(), weights.data(), top_k, hidden, shared_kind ? shared_out.data() : nullptr,
                      shared_kind == 1 ? gate_logits.data() + 1 : nullptr, 2, out.data());
     });
-    std::vector<double> ref(out.size());
-    for (int r = 0; r < rows; ++r) {
-      const double gate = shared_kind == 1 ? 1 / (1 + std::exp(-double(gate_logits[size_t(r) * 2 + 1]))) : 1;
-      for (int h = 0; h < hidden; ++h) {
-        double sum = 0;
-        for (int k = 0; k < top_k; ++k) {
-          const int slot = r * top_k + k;
-          sum += double(weights[slot]) * expert_out[size_t(positions_ref[slot]) * hidden + h];
-        }
-        if (shared_kind) sum += gate * shared_out[size_t(r) * hidden + h];
-        ref[size_t(r) * hidden + h] = sum;
-      }
-    }
+    const auto ref = moe_combine_reference(expert_out, positions_ref, weights, rows, top_k, hidden, shared_kind ? &shared_out : nullptr,
+                                           shared_kind == 1 ? &gate_logits : nullptr);
     checks.report(names[shared_kind], out, ref, 1e-6);
   }
 }

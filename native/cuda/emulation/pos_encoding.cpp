@@ -52,16 +52,7 @@ void check_rotary(EmulationChecks& checks, const ModelConfig& model, const std::
 
 int main(int argc, char** argv) {
   EmulationChecks checks("rotary embedding", argc, argv);
-  ModelConfig llama3;
-  llama3.head_dim = 128;
-  llama3.num_heads = 4;
-  llama3.num_kv_heads = 2;
-  llama3.rope_theta = 500000.f;
-  llama3.rope_scaling = RopeScaling::Llama3;
-  llama3.rope_factor = 8.f;
-  llama3.rope_low_freq_factor = 1.f;
-  llama3.rope_high_freq_factor = 4.f;
-  llama3.rope_original_max_position = 8192;
+  const ModelConfig llama3 = llama3_rope_config();
   check_rotary(checks, llama3, {0, 1, 17, 4095, 30000}, 1.f, llama3_frequency_reference, "llama3 scaling, positions up to 30000");
 
   ModelConfig partial;  // Phi-3: the first 24 of 40 values of each head turn, frequencies over them (theta^(-2i / 24))

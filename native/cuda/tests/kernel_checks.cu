@@ -226,17 +226,7 @@ void check_rotary_case(Checker& c, const ModelConfig& model, const std::vector<i
 }
 
 void check_rotary(Checker& c) {
-  ModelConfig model;
-  model.head_dim = 128;
-  model.num_heads = 4;
-  model.num_kv_heads = 2;
-  model.rope_theta = 500000.f;
-  model.rope_scaling = RopeScaling::Llama3;
-  model.rope_factor = 8.f;
-  model.rope_low_freq_factor = 1.f;
-  model.rope_high_freq_factor = 4.f;
-  model.rope_original_max_position = 8192;
-  check_rotary_case(c, model, {0, 1, 17, 4095, 30000}, llama3_frequency_reference, "llama3 scaling, positions up to 30000, v untouched");
+  check_rotary_case(c, llama3_rope_config(), {0, 1, 17, 4095, 30000}, llama3_frequency_reference, "llama3 scaling, positions up to 30000, v untouched");
   // Phi-3's partial rotary: the first 24 of 40 values of each head turn, frequencies over them (theta^(-2i / 24)).
   ModelConfig partial;
   partial.head_dim = 40;
@@ -781,19 +771,8 @@ void check_moe_dispatch(Checker& c) {
     auto out = DeviceArray<float>::poisoned(size_t(rows) * hidden);
     moe_combine(expert_dev.get(), positions.get(), weights_dev.get(), rows, top_k, hidden, shared_kind ? shared_dev.get() : nullptr,
                 shared_kind == 1 ? gate_dev.get() + 1 : nullptr, 2, out.get(), nullptr);
-    std::vector<double> ref(out.count);
-    for (int r = 0; r < rows; ++r) {
-      const double gate = shared_kind == 1 ? 1 / (1 + std::exp(-double(gate_logits[size_t(r) * 2 + 1]))) : 1;
-      for (int h = 0; h < hidden; ++h) {
-        double sum = 0;
-        for (int k = 0; k < top_k; ++k) {
-          const int slot = r * top_k + k;
-          sum += double(weights[slot]) * expert_out[size_t(positions_ref[slot]) * hidden + h];
-        }
-        if (shared_kind) sum += gate * shared_out[size_t(r) * hidden + h];
-        ref[size_t(r) * hidden + h] = sum;
-      }
-    }
+    const auto ref = moe_combine_reference(expert_out, positions_ref, weights, rows, top_k, hidden, shared_kind ? &shared_out : nullptr,
+                                           shared_kind == 1 ? &gate_logits : nullptr);
     const char* names[] = {"top-3 in rank order", "+ shared expert under its sigmoid gate", "+ ungated shared expert"};
     c.report("moe_combine", "f32", names[shared_kind], out.read(), ref, 1e-6);
   }

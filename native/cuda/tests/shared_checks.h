@@ -94,8 +94,23 @@ inline RoutingReference sparsemixer_reference(const float* logits, int stride, i
   return ref;
 }
 
-// Llama 3's rope scaling of frequency i of a head_dim-128 head at theta 500000 (factor 8, low 1, high 4, original
-// context 8192): the one config both checks run.
+// The rotary checks' Llama 3 heads: head_dim 128, 4 query and 2 KV heads, theta 500000, factor 8, low 1, high 4,
+// original context 8192.
+inline ModelConfig llama3_rope_config() {
+  ModelConfig model;
+  model.head_dim = 128;
+  model.num_heads = 4;
+  model.num_kv_heads = 2;
+  model.rope_theta = 500000.f;
+  model.rope_scaling = RopeScaling::Llama3;
+  model.rope_factor = 8.f;
+  model.rope_low_freq_factor = 1.f;
+  model.rope_high_freq_factor = 4.f;
+  model.rope_original_max_position = 8192;
+  return model;
+}
+
+// Frequency i of llama3_rope_config() in float64.
 inline double llama3_frequency_reference(int i) {
   double freq = std::pow(500000.0, -2.0 * i / 128);
   const double wavelen = 2 * kReferencePi / freq;
@@ -106,6 +121,27 @@ inline double llama3_frequency_reference(int i) {
     freq = (1 - smooth) * freq / 8 + smooth * freq;
   }
   return freq;
+}
+
+// The MoE combine: each row sums its top_k expert outputs (at `positions` in the sorted order) by their weights, plus
+// the shared expert's output (times the sigmoid of `gate_logits[row * 2 + 1]` when gated).
+inline std::vector<double> moe_combine_reference(const std::vector<float>& expert_out, const std::vector<int32_t>& positions,
+                                                 const std::vector<float>& weights, int rows, int top_k, int hidden,
+                                                 const std::vector<float>* shared_out, const std::vector<float>* gate_logits) {
+  std::vector<double> ref(size_t(rows) * hidden);
+  for (int r = 0; r < rows; ++r) {
+    const double gate = gate_logits ? 1 / (1 + std::exp(-double((*gate_logits)[size_t(r) * 2 + 1]))) : 1;
+    for (int h = 0; h < hidden; ++h) {
+      double sum = 0;
+      for (int k = 0; k < top_k; ++k) {
+        const int slot = r * top_k + k;
+        sum += double(weights[slot]) * expert_out[size_t(positions[slot]) * hidden + h];
+      }
+      if (shared_out) sum += gate * (*shared_out)[size_t(r) * hidden + h];
+      ref[size_t(r) * hidden + h] = sum;
+    }
+  }
+  return ref;
 }
 
 // The plain (ungated) MLP activations of the LayerNorm family.
