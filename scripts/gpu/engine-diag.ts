@@ -29,30 +29,29 @@ const margin = (m: Map<number, number>) => {
 type Options = {enforceEager?: boolean; gemm?: 'auto' | 'cublas'; weightDtype?: 'f16'}
 type Run = {tokens: number[][]; logprobs: Map<number, number>[][]}
 
+/** The largest gap between a run's logprob of each of its tokens and `engine`'s prefill scoring of the same tokens. */
+async function scoredError(engine: LLMEngine, of: Run): Promise<{error: number; where: string}> {
+  const scored = await engine.generate(of.tokens.map((t, i) => ({prompt: [...prompts[i]!, ...t], params: score})))
+  let error = 0, where = ''
+  of.tokens.forEach((t, i) => t.forEach((token, p) => {
+    const e = Math.abs(scored[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - of.logprobs[i]![p]!.get(token)!)
+    if (e > error) { error = e; where = `req ${i} pos ${p}` }
+  }))
+  return {error, where}
+}
+
 async function run(dir: string, device: 'cpu' | 'cuda', options: Options, oneByOne = false, reference?: Run) {
   const engine = await LLMEngine.create(makeEngineConfig({modelPath: dir, device, numBlocks: 64, threads: 0, enablePrefixCaching: false, ...options}))
   try {
     const outs = []
     if (oneByOne) for (const prompt of prompts) outs.push(...await engine.generate([{prompt, params: greedy}]))
     else outs.push(...await engine.generate(prompts.map((prompt) => ({prompt, params: greedy}))))
-    const tokens = outs.map((r) => r.outputs[0]!.tokenIds)
-    const logprobs = outs.map((r) => r.outputs[0]!.logprobs!)
-    // The same device scores its own output in one prefill: decode-time vs prefill-time logprobs of the same tokens.
-    const forced = await engine.generate(tokens.map((t, i) => ({prompt: [...prompts[i]!, ...t], params: score})))
-    let selfError = 0, where = ''
-    tokens.forEach((t, i) => t.forEach((token, p) => {
-      const e = Math.abs(forced[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - logprobs[i]![p]!.get(token)!)
-      if (e > selfError) { selfError = e; where = `req ${i} pos ${p}` }
-    }))
-    // engine-check's teacher-forced error: this device's prefill scoring of the reference's tokens.
-    let forcedError = 0
-    if (reference) {
-      const scored = await engine.generate(reference.tokens.map((t, i) => ({prompt: [...prompts[i]!, ...t], params: score})))
-      reference.tokens.forEach((t, i) => t.forEach((token, p) => {
-        forcedError = Math.max(forcedError, Math.abs(scored[i]!.promptLogprobs![prompts[i]!.length + p]!.get(token)! - reference.logprobs[i]![p]!.get(token)!))
-      }))
-    }
-    return {tokens, logprobs, selfError, where, forcedError}
+    const own: Run = {tokens: outs.map((r) => r.outputs[0]!.tokenIds), logprobs: outs.map((r) => r.outputs[0]!.logprobs!)}
+    // Decode-time vs prefill-time logprobs of the same tokens on the same device; and engine-check's teacher-forced
+    // error, this device's prefill scoring of the reference's tokens.
+    const self = await scoredError(engine, own)
+    const forcedError = reference ? (await scoredError(engine, reference)).error : 0
+    return {...own, selfError: self.error, where: self.where, forcedError}
   } finally {
     await engine.shutdown()
   }
